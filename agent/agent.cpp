@@ -1,0 +1,399 @@
+#include "agent.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "core/clock.h"
+#include "discovery/process_info.h"
+#include "discovery/selector.h"
+#include "exporters/exporter.h"
+#include "loader/bpf_loader.h"
+#include "loader/kernel_features.h"
+#include "pipeline/conn_tracker.h"
+#include "pipeline/events.h"
+#include "pipeline/ring_reader.h"
+#include "pipeline/span_builder.h"
+
+namespace zt {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+constexpr int kPollTimeoutMs = 10;
+constexpr std::uint64_t kTickNs = 100'000'000;          // housekeeping and export
+constexpr std::uint64_t kLivenessCheckNs = 500'000'000;  // attach/exec: are the targets alive?
+constexpr std::uint64_t kPortRescanNs = 2'000'000'000;   // run: listening-port rules
+constexpr std::size_t kExportBatch = 512;
+
+// Child processes of `pid` found by walking /proc (nginx workers under their master, say).
+std::vector<std::uint32_t> descendants_of(std::uint32_t root) {
+  std::map<std::uint32_t, std::vector<std::uint32_t>> children;
+  for (auto pid : discovery::all_pids("/proc")) {
+    auto identity = discovery::read_process_identity(pid, "/proc");
+    if (identity) children[identity->parent_pid].push_back(pid);
+  }
+  std::vector<std::uint32_t> out;
+  std::vector<std::uint32_t> todo{root};
+  while (!todo.empty()) {
+    auto p = todo.back();
+    todo.pop_back();
+    for (auto c : children[p]) {
+      out.push_back(c);
+      todo.push_back(c);
+    }
+  }
+  return out;
+}
+
+class Agent {
+ public:
+  explicit Agent(const AgentOptions& options) : options_(options) {}
+
+  Result<int> run();
+
+ private:
+  Result<void> start_exporters();
+  Result<void> start_targets();
+  Result<void> spawn_command();
+  void select_processes();
+  void consider_process(std::uint32_t pid);
+  void on_record(const void* data, std::size_t size);
+  void on_span_record(protocols::Record&& record, const pipeline::ConnectionInfo& conn,
+                      pipeline::FlushCause cause);
+  void export_pending();
+  bool targets_alive();
+  void print_stats();
+
+  AgentOptions options_;
+  MonotonicToRealtime clock_;
+  std::unique_ptr<loader::BpfLoader> loader_;
+  std::unique_ptr<pipeline::RingReader> reader_;
+  std::unique_ptr<pipeline::ConnTracker> tracker_;
+  std::unique_ptr<pipeline::SpanBuilder> builder_;
+  discovery::ProcessRegistry registry_{"/proc"};
+  std::optional<discovery::ProcessSelector> selector_;
+  std::vector<std::unique_ptr<exporters::SpanExporter>> exporters_;
+  std::vector<trace::Span> batch_;
+  std::map<std::uint32_t, std::set<std::uint16_t>> listening_ports_;  // run: port rules
+  std::set<std::uint32_t> targets_;  // attach/exec: processes whose exit ends the run
+  pid_t child_ = -1;
+  int child_status_ = 0;
+  bool child_exited_ = false;
+  AgentStats stats_;
+};
+
+Result<void> Agent::start_exporters() {
+  exporters::ExporterOptions eopts;
+  eopts.color = options_.console_color;
+  auto specs = options_.config.outputs;
+  if (specs.empty()) specs.push_back("console");
+  for (const auto& spec : specs) {
+    auto e = exporters::make_exporter(spec, eopts);
+    if (!e) return e.error();
+    exporters_.push_back(std::move(e.value()));
+  }
+  return {};
+}
+
+Result<void> Agent::spawn_command() {
+  // The child waits on a pipe until its pid is in the traced set, so that it is traced from its
+  // first instruction after exec.
+  int gate[2];
+  if (pipe2(gate, O_CLOEXEC) != 0) return make_error(std::string("pipe: ") + std::strerror(errno));
+  pid_t pid = fork();
+  if (pid < 0) return make_error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    close(gate[1]);
+    char go;
+    if (read(gate[0], &go, 1) != 1) _exit(127);
+    std::vector<char*> argv;
+    for (const auto& a : options_.command) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    execvp(argv[0], argv.data());
+    std::fprintf(stderr, "zerotrace: cannot run %s: %s\n", argv[0], std::strerror(errno));
+    _exit(127);
+  }
+  close(gate[0]);
+  child_ = pid;
+  auto r = loader_->trace_pid(static_cast<std::uint32_t>(pid), true);
+  const char go = 1;
+  if (!r || write(gate[1], &go, 1) != 1) {
+    close(gate[1]);
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    return r ? make_error("cannot release the traced command") : r.error();
+  }
+  close(gate[1]);
+  targets_.insert(static_cast<std::uint32_t>(pid));
+  spdlog::info("tracing {} (pid {})", options_.command.front(), pid);
+  return {};
+}
+
+Result<void> Agent::start_targets() {
+  switch (options_.mode) {
+    case Mode::Attach:
+      for (auto pid : options_.pids) {
+        std::vector<std::uint32_t> family{pid};
+        if (options_.follow_children) {
+          auto d = descendants_of(pid);
+          family.insert(family.end(), d.begin(), d.end());
+        }
+        for (auto p : family) {
+          if (auto r = loader_->trace_pid(p, options_.follow_children); !r) return r.error();
+          registry_.resource_for(p);  // read identity while the process surely exists
+          targets_.insert(p);
+        }
+        spdlog::info("tracing pid {}{}", pid,
+                     family.size() > 1 ? fmt::format(" and {} child processes", family.size() - 1) : "");
+      }
+      return {};
+    case Mode::Exec:
+      return spawn_command();
+    case Mode::Run:
+      if (options_.config.select.empty()) {
+        spdlog::info("tracing every process on this node (no selection rules)");
+      } else {
+        selector_.emplace(options_.config.select, static_cast<std::uint32_t>(getpid()));
+        select_processes();
+      }
+      return {};
+  }
+  return {};
+}
+
+void Agent::consider_process(std::uint32_t pid) {
+  if (!selector_ || pid == static_cast<std::uint32_t>(getpid())) return;
+  auto identity = discovery::read_process_identity(pid, "/proc");
+  if (!identity) return;
+  const bool selected = selector_->matches(*identity, listening_ports_[pid]);
+  const bool traced = loader_->is_traced(pid);
+  if (selected && !traced) {
+    if (loader_->trace_pid(pid, true)) {
+      spdlog::info("tracing pid {} ({})", pid, identity->exe_name);
+    }
+  } else if (!selected && traced) {
+    loader_->untrace_pid(pid);
+  }
+}
+
+void Agent::select_processes() {
+  if (selector_->needs_listening_ports()) listening_ports_ = discovery::listening_tcp_ports_by_pid("/proc");
+  for (auto pid : discovery::all_pids("/proc")) consider_process(pid);
+}
+
+void Agent::on_span_record(protocols::Record&& record, const pipeline::ConnectionInfo& conn,
+                           pipeline::FlushCause cause) {
+  batch_.push_back(builder_->build(record, conn, cause));
+  ++stats_.spans;
+  if (batch_.size() >= kExportBatch) export_pending();
+}
+
+void Agent::export_pending() {
+  if (batch_.empty()) return;
+  for (auto& e : exporters_) e->export_spans(batch_);
+  batch_.clear();
+}
+
+void Agent::on_record(const void* data, std::size_t size) {
+  ++stats_.events;
+  auto hdr = pipeline::read_record<zt_event_header>(data, size);
+  if (!hdr) {
+    ++stats_.malformed_records;
+    return;
+  }
+  switch (hdr->kind) {
+    case ZT_EV_DATA: {
+      auto ev = pipeline::read_record<zt_data_event>(data, size);
+      if (!ev || sizeof(zt_data_event) + ev->captured > size) {
+        ++stats_.malformed_records;
+        return;
+      }
+      ++stats_.data_events;
+      std::string_view payload(static_cast<const char*>(data) + sizeof(zt_data_event), ev->captured);
+      tracker_->on_data(*ev, payload, ev->hdr.ts_ns);
+      break;
+    }
+    case ZT_EV_CONN_OPEN:
+      if (auto ev = pipeline::read_record<zt_conn_event>(data, size)) tracker_->on_conn_open(*ev);
+      break;
+    case ZT_EV_CONN_CLOSE:
+      if (auto ev = pipeline::read_record<zt_conn_event>(data, size)) tracker_->on_conn_close(*ev, ev->hdr.ts_ns);
+      break;
+    case ZT_EV_PROC_FORK:
+      if (auto ev = pipeline::read_record<zt_proc_event>(data, size)) {
+        spdlog::debug("pid {} forked from {}", ev->hdr.pid, ev->ppid);
+        registry_.refresh(ev->hdr.pid);
+      }
+      break;
+    case ZT_EV_PROC_EXEC:
+      if (auto ev = pipeline::read_record<zt_proc_event>(data, size)) {
+        registry_.refresh(ev->hdr.pid);
+        consider_process(ev->hdr.pid);
+      }
+      break;
+    case ZT_EV_PROC_EXIT:
+      if (auto ev = pipeline::read_record<zt_proc_event>(data, size)) {
+        const std::uint32_t pid = ev->hdr.pid;
+        spdlog::debug("pid {} exited with status {}", pid, ev->exit_code);
+        tracker_->on_process_exit(pid, ev->hdr.ts_ns);
+        export_pending();  // spans still hold the resource; the registry entry can go
+        registry_.forget(pid);
+        loader_->forget_connections(pid);
+        listening_ports_.erase(pid);
+      }
+      break;
+    default:
+      ++stats_.malformed_records;
+  }
+}
+
+bool Agent::targets_alive() {
+  if (child_ > 0 && !child_exited_) {
+    int status = 0;
+    if (waitpid(child_, &status, WNOHANG) == child_) {
+      child_exited_ = true;
+      child_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+  }
+  for (auto it = targets_.begin(); it != targets_.end();) {
+    const bool alive = (static_cast<pid_t>(*it) == child_) ? !child_exited_ : discovery::process_exists(*it, "/proc");
+    it = alive ? std::next(it) : targets_.erase(it);
+  }
+  return !targets_.empty();
+}
+
+Result<int> Agent::run() {
+  if (auto r = start_exporters(); !r) return r.error();
+
+  loader::LoaderOptions lopts;
+  lopts.capture_bytes = options_.config.capture_bytes;
+  lopts.trace_all = options_.mode == Mode::Run && options_.config.select.empty();
+  lopts.report_all_execs = options_.mode == Mode::Run && !options_.config.select.empty();
+  lopts.verbose_libbpf = options_.verbose;
+  auto loaded = loader::BpfLoader::load_and_attach(lopts);
+  if (!loaded) return loaded.error();
+  loader_ = std::move(loaded.value());
+
+  builder_ = std::make_unique<pipeline::SpanBuilder>(
+      [this](std::uint32_t pid) { return registry_.resource_for(pid); }, &clock_);
+  tracker_ = std::make_unique<pipeline::ConnTracker>(
+      pipeline::ConnTrackerOptions{},
+      [this](protocols::Record&& r, const pipeline::ConnectionInfo& c, pipeline::FlushCause cause) {
+        on_span_record(std::move(r), c, cause);
+      });
+  auto reader = pipeline::RingReader::create(loader_->ringbuf_fd(),
+                                             [this](const void* d, std::size_t n) { on_record(d, n); });
+  if (!reader) return reader.error();
+  reader_ = std::move(reader.value());
+
+  if (auto r = start_targets(); !r) return r.error();
+
+  const std::uint64_t started = monotonic_now_ns();
+  const std::uint64_t deadline =
+      options_.duration_s ? started + static_cast<std::uint64_t>(*options_.duration_s * 1e9) : UINT64_MAX;
+  std::uint64_t next_tick = started + kTickNs;
+  std::uint64_t next_liveness = started + kLivenessCheckNs;
+  std::uint64_t next_rescan = started + kPortRescanNs;
+  std::uint64_t next_clock_resync = started + 60'000'000'000ull;
+  bool targets_gone = false;
+
+  while (!g_stop.load(std::memory_order_relaxed)) {
+    if (reader_->poll(kPollTimeoutMs) < 0) {
+      spdlog::error("reading the ring buffer failed: {}", std::strerror(errno));
+      break;
+    }
+    const std::uint64_t now = monotonic_now_ns();
+    if (now >= next_tick) {
+      tracker_->tick(now);
+      export_pending();
+      next_tick = now + kTickNs;
+    }
+    if (options_.mode != Mode::Run && now >= next_liveness) {
+      next_liveness = now + kLivenessCheckNs;
+      if (!targets_alive()) {
+        targets_gone = true;
+        break;
+      }
+    }
+    if (selector_ && selector_->needs_listening_ports() && now >= next_rescan) {
+      next_rescan = now + kPortRescanNs;
+      select_processes();
+    }
+    if (now >= next_clock_resync) {
+      clock_.resync();
+      next_clock_resync = now + 60'000'000'000ull;
+    }
+    if (now >= deadline) break;
+  }
+  if (targets_gone) spdlog::info("the traced processes have exited");
+
+  // Drain what the kernel still holds, then flush every open connection as spans.
+  reader_->drain();
+  tracker_->shutdown(monotonic_now_ns());
+  export_pending();
+  for (auto& e : exporters_) e->shutdown();
+  print_stats();
+
+  if (child_ > 0 && !child_exited_) {
+    // Stopped by a signal or a duration while the command still runs: it was ours, stop it too.
+    kill(child_, SIGTERM);
+    int status = 0;
+    waitpid(child_, &status, 0);
+    child_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  return child_ > 0 ? child_status_ : 0;
+}
+
+void Agent::print_stats() {
+  const auto k = loader_->read_counters();
+  const auto t = tracker_->stats();
+  stats_.kernel_dropped = k[ZT_CNT_DROPPED_RINGBUF];
+  stats_.kernel_truncated = k[ZT_CNT_TRUNCATED];
+  stats_.kernel_other_losses = k[ZT_CNT_CONN_MAP_FULL] + k[ZT_CNT_IOV_LIMIT] + k[ZT_CNT_READ_FAILED];
+  stats_.parse_errors = t.parse_errors;
+  stats_.gap_bytes = t.gap_bytes;
+  stats_.connections = t.connections_opened;
+  stats_.unsupported_connections = t.connections_unsupported;
+  spdlog::info(
+      "{} events ({} data; lost in kernel: {} ring-full, {} other; {} payloads truncated to {} bytes), "
+      "{} connections ({} without a supported protocol), {} spans, {} parse errors, {} bytes in gaps",
+      stats_.events, stats_.data_events, stats_.kernel_dropped, stats_.kernel_other_losses,
+      stats_.kernel_truncated, options_.config.capture_bytes, stats_.connections,
+      stats_.unsupported_connections, stats_.spans, stats_.parse_errors, stats_.gap_bytes);
+  if (stats_.malformed_records) spdlog::warn("{} malformed ring-buffer records skipped", stats_.malformed_records);
+}
+
+}  // namespace
+
+void request_agent_stop() { g_stop.store(true, std::memory_order_relaxed); }
+
+Result<int> run_agent(const AgentOptions& options) {
+  if (!loader::is_privileged()) {
+    return make_error("zerotrace needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN): run it with sudo");
+  }
+  if (!loader::has_btf()) {
+    return make_error("this kernel has no BTF (/sys/kernel/btf/vmlinux): zerotrace needs CONFIG_DEBUG_INFO_BTF=y");
+  }
+  for (auto pid : options.pids) {
+    if (!discovery::process_exists(pid, "/proc")) {
+      return make_error("no process with pid " + std::to_string(pid) + " (check it with: ps -p " + std::to_string(pid) + ")");
+    }
+  }
+  Agent agent(options);
+  return agent.run();
+}
+
+}  // namespace zt

@@ -1,0 +1,158 @@
+// zerotrace: command-line entry point. Parses arguments, sets up logging and signals, and runs
+// the agent or the kernel check. Every failure ends in one line that says what to do.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "agent.h"
+#include "discovery/config.h"
+#include "loader/kernel_features.h"
+
+#ifndef ZEROTRACE_VERSION
+#define ZEROTRACE_VERSION "0.0.0"
+#endif
+
+namespace {
+
+void on_stop_signal(int) { zt::request_agent_stop(); }
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: the poll loop must wake up
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("zerotrace");
+  logger->set_pattern("%^zerotrace %L%$ %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+int run_check() {
+  const auto checks = zt::loader::probe_kernel_features(/*mount_tracefs=*/zt::loader::is_privileged());
+  bool fatal = false;
+  std::printf("%-26s %-6s %s\n", "feature", "state", "detail");
+  for (const auto& c : checks) {
+    std::printf("%-26s %-6s %s\n", c.name.c_str(), c.available ? "ok" : (c.required ? "MISSING" : "absent"),
+                c.detail.c_str());
+    if (!c.available && !c.consequence.empty()) std::printf("%-26s %-6s -> %s\n", "", "", c.consequence.c_str());
+    fatal |= !c.available && c.required;
+  }
+  std::printf("\n%s\n", fatal ? "zerotrace cannot capture on this host: see MISSING above."
+                              : "zerotrace can capture on this host (syscall tracepoints + uprobes; no kprobes needed).");
+  return fatal ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"zerotrace: zero-code OpenTelemetry traces from syscalls, TLS and CUDA calls", "zerotrace"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.set_version_flag("--version", ZEROTRACE_VERSION);
+
+  bool verbose = false;
+  std::string log_level;
+  std::vector<std::string> outputs;
+  std::optional<std::uint32_t> capture_bytes;
+  std::optional<double> duration;
+  std::string config_path;
+  std::vector<std::uint32_t> pids;
+  bool no_children = false;
+  std::vector<std::string> command;
+
+  app.add_flag("-v,--verbose", verbose, "Debug logging and per-connection detail");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error (default info)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+
+  auto add_common = [&](CLI::App* sub) {
+    sub->add_option("-o,--output", outputs,
+                    "Where spans go: console (default), console=FILE, jsonl=FILE (jsonl=- for stdout); repeatable");
+    sub->add_option("--capture-bytes", capture_bytes, "Payload prefix captured per syscall (power of two, 64..8192; default 4096)")
+        ->check(CLI::Range(64u, 8192u));
+    sub->add_option("--duration", duration, "Stop after this many seconds")->check(CLI::PositiveNumber);
+  };
+
+  auto* attach = app.add_subcommand("attach", "Trace running processes (all their threads and, by default, their children)");
+  attach->add_option("-p,--pid", pids, "Process id to trace (repeatable)")->required()->check(CLI::PositiveNumber);
+  attach->add_flag("--no-children", no_children, "Do not trace child processes, existing or new");
+  add_common(attach);
+
+  auto* exec = app.add_subcommand("exec", "Start a command traced from its first instruction, children too");
+  exec->add_option("command", command, "Command and arguments (after --)")->required();
+  exec->positionals_at_end();
+  add_common(exec);
+
+  auto* run = app.add_subcommand("run", "Node mode: trace every process, or those the config file selects");
+  run->add_option("-c,--config", config_path, "YAML configuration file (see docs/configuration.md)")
+      ->check(CLI::ExistingFile);
+  add_common(run);
+
+  auto* check = app.add_subcommand("check", "Show what this kernel offers and what zerotrace will do");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  zt::discovery::Config config;
+  if (!config_path.empty()) {
+    auto loaded = zt::discovery::load_config(config_path);
+    if (!loaded) {
+      std::fprintf(stderr, "zerotrace: %s\n", loaded.error().message.c_str());
+      return 2;
+    }
+    config = std::move(loaded.value());
+  }
+  // Flags take precedence over the config file.
+  if (capture_bytes) {
+    if (*capture_bytes & (*capture_bytes - 1)) {
+      std::fprintf(stderr, "zerotrace: --capture-bytes must be a power of two (64, 128, ... 8192), got %u\n", *capture_bytes);
+      return 2;
+    }
+    config.capture_bytes = *capture_bytes;
+  }
+  if (!outputs.empty()) config.outputs = outputs;
+  if (log_level.empty()) log_level = verbose ? "debug" : (config_path.empty() ? "info" : config.log_level);
+  setup_logging(log_level);
+
+  if (check->parsed()) return run_check();
+
+  zt::AgentOptions options;
+  options.config = config;
+  options.verbose = verbose;
+  options.duration_s = duration;
+  options.console_color = isatty(STDOUT_FILENO);
+  if (attach->parsed()) {
+    options.mode = zt::Mode::Attach;
+    options.pids = pids;
+    options.follow_children = !no_children;
+  } else if (exec->parsed()) {
+    options.mode = zt::Mode::Exec;
+    options.command = command;
+  } else {
+    options.mode = zt::Mode::Run;
+  }
+
+  install_signal_handlers();
+  auto result = zt::run_agent(options);
+  if (!result) {
+    spdlog::error("{}", result.error().message);
+    return 1;
+  }
+  return *result;
+}

@@ -1,0 +1,223 @@
+#include "discovery/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <sstream>
+
+namespace zt::discovery {
+namespace {
+
+constexpr std::array kTopLevelKeys = {"select", "capture_bytes", "outputs", "log_level"};
+constexpr std::array kRuleKeys = {"exe_name", "exe_path", "port", "pid"};
+constexpr std::array kLogLevels = {"trace", "debug", "info", "warn", "error"};
+constexpr std::int64_t kMaxPid = 4194304;  // PID_MAX_LIMIT on 64-bit kernels
+
+template <std::size_t N>
+std::string join(const std::array<const char*, N>& words, std::string_view separator) {
+  std::string joined;
+  for (const char* word : words) {
+    if (!joined.empty()) joined += separator;
+    joined += word;
+  }
+  return joined;
+}
+
+std::string child_path(const std::string& parent, std::string_view key) {
+  return parent.empty() ? std::string(key) : parent + "." + std::string(key);
+}
+
+// How a wrong value is shown back to the user: the text itself, or what kind of node it was.
+std::string describe(const YAML::Node& node) {
+  constexpr std::size_t kMaxShown = 60;
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined: return "nothing";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Scalar: break;
+  }
+  const std::string& text = node.Scalar();
+  return "\"" + (text.size() > kMaxShown ? text.substr(0, kMaxShown) + "..." : text) + "\"";
+}
+
+std::optional<std::int64_t> as_integer(const YAML::Node& node) {
+  if (!node.IsScalar()) return std::nullopt;
+  const std::string& text = node.Scalar();
+  std::int64_t value = 0;
+  const auto result = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (result.ec != std::errc() || result.ptr != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+bool is_power_of_two(std::int64_t value) { return value > 0 && (value & (value - 1)) == 0; }
+
+using KeyHandler = std::function<Result<void>(const std::string& key, const YAML::Node& value, const std::string& path)>;
+
+class ConfigParser {
+ public:
+  explicit ConfigParser(std::string_view origin) : origin_(origin) {}
+
+  Result<Config> parse(const YAML::Node& root) const {
+    Config config;
+    if (root.IsNull()) return config;
+    if (!root.IsMap()) {
+      return error_at("", "expected a mapping of settings (" + join(kTopLevelKeys, ", ") + "), got " + describe(root));
+    }
+    auto parsed = for_each_key(root, "", kTopLevelKeys, [&](const std::string& key, const YAML::Node& value,
+                                                           const std::string& path) -> Result<void> {
+      if (key == "select") return parse_select(value, path, config.select);
+      if (key == "capture_bytes") return parse_capture_bytes(value, path, config.capture_bytes);
+      if (key == "outputs") return parse_outputs(value, path, config.outputs);
+      return parse_log_level(value, path, config.log_level);
+    });
+    if (!parsed) return parsed.error();
+    return config;
+  }
+
+ private:
+  Error error_at(const std::string& path, std::string_view message) const {
+    return make_error(origin_ + ": " + (path.empty() ? "" : path + ": ") + std::string(message));
+  }
+
+  // Checks every key of `mapping` is accepted and appears once, then hands it to `handle`.
+  template <std::size_t N>
+  Result<void> for_each_key(const YAML::Node& mapping, const std::string& path,
+                            const std::array<const char*, N>& accepted, const KeyHandler& handle) const {
+    std::set<std::string> seen;
+    for (const auto& entry : mapping) {
+      if (!entry.first.IsScalar()) return error_at(path, "keys must be plain names, got " + describe(entry.first));
+      const std::string& key = entry.first.Scalar();
+      const std::string key_path = child_path(path, key);
+      if (std::find(accepted.begin(), accepted.end(), key) == accepted.end()) {
+        return error_at(key_path, "unknown key; accepted keys are " + join(accepted, ", "));
+      }
+      if (!seen.insert(key).second) return error_at(key_path, "duplicate key");
+      auto handled = handle(key, entry.second, key_path);
+      if (!handled) return handled;
+    }
+    return {};
+  }
+
+  Result<void> parse_select(const YAML::Node& node, const std::string& path, std::vector<SelectorRule>& rules) const {
+    if (node.IsNull()) return {};
+    if (!node.IsSequence()) return error_at(path, "expected a list of rules, got " + describe(node));
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      auto rule = parse_rule(node[i], path + "[" + std::to_string(i) + "]");
+      if (!rule) return rule.error();
+      rules.push_back(std::move(rule).value());
+    }
+    return {};
+  }
+
+  Result<SelectorRule> parse_rule(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsMap()) {
+      return error_at(path, "expected a rule with any of " + join(kRuleKeys, ", ") + ", got " + describe(node));
+    }
+    SelectorRule rule;
+    auto parsed = for_each_key(node, path, kRuleKeys, [&](const std::string& key, const YAML::Node& value,
+                                                         const std::string& key_path) -> Result<void> {
+      if (key == "exe_name") return parse_glob(value, key_path, rule.exe_name);
+      if (key == "exe_path") return parse_glob(value, key_path, rule.exe_path);
+      if (key == "port") return parse_bounded(value, key_path, 1, 65535, rule.port);
+      return parse_bounded(value, key_path, 1, kMaxPid, rule.pid);
+    });
+    if (!parsed) return parsed.error();
+    if (!rule.exe_name && !rule.exe_path && !rule.port && !rule.pid) {
+      return error_at(path, "a rule needs at least one of " + join(kRuleKeys, ", "));
+    }
+    return rule;
+  }
+
+  Result<void> parse_glob(const YAML::Node& node, const std::string& path, std::optional<std::string>& glob) const {
+    if (!node.IsScalar() || node.Scalar().empty()) {
+      return error_at(path, "expected a glob pattern such as \"python3*\", got " + describe(node));
+    }
+    glob = node.Scalar();
+    return {};
+  }
+
+  template <typename Integer>
+  Result<void> parse_bounded(const YAML::Node& node, const std::string& path, std::int64_t min, std::int64_t max,
+                             std::optional<Integer>& target) const {
+    const auto value = as_integer(node);
+    if (!value || *value < min || *value > max) {
+      return error_at(path, "expected an integer " + std::to_string(min) + ".." + std::to_string(max) + ", got " +
+                                describe(node));
+    }
+    target = static_cast<Integer>(*value);
+    return {};
+  }
+
+  Result<void> parse_capture_bytes(const YAML::Node& node, const std::string& path, std::uint32_t& capture_bytes) const {
+    const auto value = as_integer(node);
+    if (!value || *value < kMinCaptureBytes || *value > kMaxCaptureBytes || !is_power_of_two(*value)) {
+      return error_at(path, "expected a power of two " + std::to_string(kMinCaptureBytes) + ".." +
+                                std::to_string(kMaxCaptureBytes) + ", got " + describe(node));
+    }
+    capture_bytes = static_cast<std::uint32_t>(*value);
+    return {};
+  }
+
+  Result<void> parse_outputs(const YAML::Node& node, const std::string& path, std::vector<std::string>& outputs) const {
+    if (node.IsNull()) return {};
+    const std::string expected = "expected a list of outputs such as [\"console\", \"jsonl=/var/log/zerotrace.jsonl\"]";
+    if (!node.IsSequence()) return error_at(path, expected + ", got " + describe(node));
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      const YAML::Node item = node[i];
+      if (!item.IsScalar() || item.Scalar().empty()) {
+        return error_at(path + "[" + std::to_string(i) + "]",
+                        "expected an output such as \"console\" or \"jsonl=FILE\", got " + describe(item));
+      }
+      outputs.push_back(item.Scalar());
+    }
+    return {};
+  }
+
+  Result<void> parse_log_level(const YAML::Node& node, const std::string& path, std::string& log_level) const {
+    const bool known = node.IsScalar() && std::find(kLogLevels.begin(), kLogLevels.end(), node.Scalar()) != kLogLevels.end();
+    if (!known) return error_at(path, "expected one of " + join(kLogLevels, ", ") + ", got " + describe(node));
+    log_level = node.Scalar();
+    return {};
+  }
+
+  std::string origin_;
+};
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view yaml_text, std::string_view origin) {
+  const std::string origin_text(origin);
+  try {
+    const YAML::Node root = YAML::Load(std::string(yaml_text));
+    return ConfigParser(origin).parse(root);
+  } catch (const YAML::Exception& e) {
+    if (e.mark.is_null()) return make_error(origin_text + ": malformed YAML: " + e.msg);
+    return make_error(origin_text + ": malformed YAML at line " + std::to_string(e.mark.line + 1) + ", column " +
+                      std::to_string(e.mark.column + 1) + ": " + e.msg);
+  } catch (const std::exception& e) {
+    return make_error(origin_text + ": " + e.what());
+  }
+}
+
+Result<Config> load_config(const std::string& path) {
+  std::error_code ignored;
+  if (std::filesystem::is_directory(path, ignored)) return make_error("cannot read config " + path + ": is a directory");
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return make_error("cannot read config " + path + ": " + std::strerror(errno));
+  std::ostringstream text;
+  text << file.rdbuf();
+  if (file.bad()) return make_error("cannot read config " + path + ": " + std::strerror(errno));
+  return parse_config(text.str(), path);
+}
+
+}  // namespace zt::discovery

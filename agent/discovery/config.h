@@ -1,0 +1,31 @@
+// The YAML file behind `zerotrace run --config FILE`; reference in docs/configuration.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "discovery/selector.h"
+
+namespace zt::discovery {
+
+struct Config {
+  std::vector<SelectorRule> select;   // empty: every process on the node except the agent
+  std::uint32_t capture_bytes = 4096;  // payload prefix captured per syscall
+  std::vector<std::string> outputs;    // exporter specs ("console", "jsonl=FILE"); empty: not set
+  std::string log_level = "info";      // trace, debug, info, warn, error
+};
+
+inline constexpr std::uint32_t kMinCaptureBytes = 64;
+inline constexpr std::uint32_t kMaxCaptureBytes = 16384;
+
+// Reads and parses a config file. Errors are one line naming the file, the key path and what is
+// accepted, e.g. `zerotrace.yaml: select[2].port: expected an integer 1..65535, got "http"`.
+Result<Config> load_config(const std::string& path);
+
+// Parses config text; `origin` names it in error messages. An empty document gives the defaults.
+Result<Config> parse_config(std::string_view yaml_text, std::string_view origin);
+
+}  // namespace zt::discovery

@@ -1,0 +1,179 @@
+#include "loader/bpf_loader.h"
+
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "loader/tracefs.h"
+#include "process.skel.h"
+#include "sockets.skel.h"
+
+namespace zt::loader {
+namespace {
+
+bool g_verbose_libbpf = false;
+
+int libbpf_to_spdlog(enum libbpf_print_level level, const char* format, va_list args) {
+  if (level == LIBBPF_DEBUG && !g_verbose_libbpf) return 0;
+  char line[1024];
+  int n = std::vsnprintf(line, sizeof line, format, args);
+  if (n <= 0) return n;
+  std::string_view text(line, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof line - 1));
+  while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  switch (level) {
+    case LIBBPF_WARN: spdlog::warn("libbpf: {}", text); break;
+    case LIBBPF_INFO: spdlog::debug("libbpf: {}", text); break;
+    case LIBBPF_DEBUG: spdlog::trace("libbpf: {}", text); break;
+  }
+  return n;
+}
+
+std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+
+bool is_power_of_two(std::uint64_t v) { return v && !(v & (v - 1)); }
+
+}  // namespace
+
+void route_libbpf_logs(bool verbose) {
+  g_verbose_libbpf = verbose;
+  libbpf_set_print(libbpf_to_spdlog);
+}
+
+Result<std::unique_ptr<BpfLoader>> BpfLoader::load_and_attach(const LoaderOptions& options) {
+  if (!is_power_of_two(options.capture_bytes) || options.capture_bytes > ZT_MAX_CAPTURE) {
+    return make_error("capture size must be a power of two no larger than " +
+                      std::to_string(ZT_MAX_CAPTURE) + ", got " + std::to_string(options.capture_bytes));
+  }
+  if (!is_power_of_two(options.ringbuf_bytes) ||
+      options.ringbuf_bytes % static_cast<std::uint32_t>(sysconf(_SC_PAGESIZE)) != 0) {
+    return make_error("ring buffer size must be a power of two multiple of the page size");
+  }
+  std::unique_ptr<BpfLoader> loader(new BpfLoader());
+  loader->options_ = options;
+  route_libbpf_logs(options.verbose_libbpf);
+  if (auto tracefs = ensure_tracefs(); !tracefs) return tracefs.error();
+  if (auto r = loader->open_and_load(); !r) return r.error();
+  if (auto r = loader->attach(); !r) return r.error();
+  return loader;
+}
+
+Result<void> BpfLoader::open_and_load() {
+  sockets_ = sockets_bpf__open();
+  if (!sockets_) return make_error("opening the socket programs failed: " + errno_text(errno));
+  sockets_->rodata->capture_bytes = options_.capture_bytes;
+  sockets_->rodata->trace_all = options_.trace_all;
+  sockets_->rodata->agent_tgid = static_cast<std::uint32_t>(getpid());
+  sockets_->rodata->wakeup_threshold = options_.wakeup_threshold;
+  if (int err = bpf_map__set_max_entries(sockets_->maps.events, options_.ringbuf_bytes); err) {
+    return make_error("sizing the ring buffer failed: " + errno_text(err));
+  }
+  if (int err = sockets_bpf__load(sockets_); err) {
+    return make_error("loading the socket programs failed: " + errno_text(err) +
+                      " (run `zerotrace check`; -v shows the verifier log)");
+  }
+
+  process_ = process_bpf__open();
+  if (!process_) return make_error("opening the process programs failed: " + errno_text(errno));
+  process_->rodata->trace_all = options_.trace_all;
+  process_->rodata->agent_tgid = static_cast<std::uint32_t>(getpid());
+  process_->rodata->wakeup_threshold = options_.wakeup_threshold;
+  process_->rodata->report_all_execs = options_.report_all_execs;
+  // One traced set, one ring buffer, one set of counters for every object.
+  struct SharedMap {
+    bpf_map* owner;
+    bpf_map* user;
+  };
+  const SharedMap shared[] = {
+      {sockets_->maps.traced_pids_map, process_->maps.traced_pids_map},
+      {sockets_->maps.events, process_->maps.events},
+      {sockets_->maps.counters_map, process_->maps.counters_map},
+  };
+  for (const auto& m : shared) {
+    if (int err = bpf_map__reuse_fd(m.user, bpf_map__fd(m.owner)); err) {
+      return make_error(std::string("sharing map ") + bpf_map__name(m.owner) + " failed: " + errno_text(err));
+    }
+  }
+  if (int err = process_bpf__load(process_); err) {
+    return make_error("loading the process programs failed: " + errno_text(err));
+  }
+  return {};
+}
+
+Result<void> BpfLoader::attach() {
+  if (int err = sockets_bpf__attach(sockets_); err) {
+    return make_error("attaching the syscall tracepoints failed: " + errno_text(err) +
+                      " (is tracefs mounted? run `zerotrace check`)");
+  }
+  if (int err = process_bpf__attach(process_); err) {
+    return make_error("attaching the sched tracepoints failed: " + errno_text(err));
+  }
+  return {};
+}
+
+BpfLoader::~BpfLoader() {
+  // Detach the process hooks first: they write into maps the socket object owns.
+  if (process_) process_bpf__destroy(process_);
+  if (sockets_) sockets_bpf__destroy(sockets_);
+}
+
+Result<void> BpfLoader::trace_pid(std::uint32_t tgid, bool follow_children) {
+  zt_traced_pid value{};
+  value.flags = follow_children ? ZT_TRACE_F_FOLLOW_CHILDREN : 0;
+  if (bpf_map__update_elem(sockets_->maps.traced_pids_map, &tgid, sizeof tgid, &value, sizeof value, BPF_ANY)) {
+    return make_error("cannot trace pid " + std::to_string(tgid) + ": " + errno_text(errno));
+  }
+  return {};
+}
+
+void BpfLoader::untrace_pid(std::uint32_t tgid) {
+  bpf_map__delete_elem(sockets_->maps.traced_pids_map, &tgid, sizeof tgid, 0);
+}
+
+bool BpfLoader::is_traced(std::uint32_t tgid) const {
+  zt_traced_pid value{};
+  return bpf_map__lookup_elem(sockets_->maps.traced_pids_map, &tgid, sizeof tgid, &value, sizeof value, 0) == 0;
+}
+
+void BpfLoader::forget_connections(std::uint32_t tgid) {
+  struct ConnKey {
+    std::uint32_t tgid;
+    std::int32_t fd;
+  };
+  bpf_map* map = sockets_->maps.conn_map;
+  std::vector<ConnKey> doomed;
+  ConnKey key{}, next{};
+  const void* prev = nullptr;
+  while (bpf_map__get_next_key(map, prev, &next, sizeof next) == 0) {
+    if (next.tgid == tgid) doomed.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  for (const auto& k : doomed) bpf_map__delete_elem(map, &k, sizeof k, 0);
+}
+
+int BpfLoader::ringbuf_fd() const { return bpf_map__fd(sockets_->maps.events); }
+
+KernelCounters BpfLoader::read_counters() const {
+  KernelCounters totals{};
+  const int ncpus = libbpf_num_possible_cpus();
+  if (ncpus <= 0) return totals;
+  std::vector<std::uint64_t> per_cpu(static_cast<std::size_t>(ncpus));
+  for (std::uint32_t i = 0; i < ZT_CNT_NR; ++i) {
+    if (bpf_map__lookup_elem(sockets_->maps.counters_map, &i, sizeof i, per_cpu.data(),
+                             per_cpu.size() * sizeof(std::uint64_t), 0) == 0) {
+      for (auto v : per_cpu) totals[i] += v;
+    }
+  }
+  return totals;
+}
+
+}  // namespace zt::loader

@@ -1,0 +1,58 @@
+// Owns the loaded BPF programs: opens the skeletons, sets load-time settings, shares maps
+// between objects, attaches, and gives the agent the handles it needs. Move-only RAII.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+
+#include "core/result.h"
+#include "zerotrace/abi.h"
+
+struct sockets_bpf;
+struct process_bpf;
+
+namespace zt::loader {
+
+struct LoaderOptions {
+  std::uint32_t capture_bytes = 4096;          // power of two, <= ZT_MAX_CAPTURE
+  std::uint32_t ringbuf_bytes = 16u << 20;     // power of two, multiple of the page size
+  std::uint64_t wakeup_threshold = 1u << 20;   // bytes pending before a record wakes the reader
+  bool trace_all = false;                      // every process except the agent
+  bool report_all_execs = false;               // node mode with selection rules
+  bool verbose_libbpf = false;                 // libbpf debug messages into the log
+};
+
+using KernelCounters = std::array<std::uint64_t, ZT_CNT_NR>;
+
+class BpfLoader {
+ public:
+  static Result<std::unique_ptr<BpfLoader>> load_and_attach(const LoaderOptions& options);
+  ~BpfLoader();
+  BpfLoader(const BpfLoader&) = delete;
+  BpfLoader& operator=(const BpfLoader&) = delete;
+
+  Result<void> trace_pid(std::uint32_t tgid, bool follow_children);
+  void untrace_pid(std::uint32_t tgid);
+  bool is_traced(std::uint32_t tgid) const;
+  // Removes the kernel's connection state of a process that exited (the map is LRU anyway).
+  void forget_connections(std::uint32_t tgid);
+
+  int ringbuf_fd() const;
+  KernelCounters read_counters() const;  // summed over CPUs
+  const LoaderOptions& options() const { return options_; }
+
+ private:
+  BpfLoader() = default;
+  Result<void> open_and_load();
+  Result<void> attach();
+
+  LoaderOptions options_;
+  sockets_bpf* sockets_ = nullptr;
+  process_bpf* process_ = nullptr;
+};
+
+// Routes libbpf's messages into spdlog (warnings always, debug output when `verbose`).
+void route_libbpf_logs(bool verbose);
+
+}  // namespace zt::loader

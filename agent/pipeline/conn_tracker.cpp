@@ -1,0 +1,187 @@
+#include "pipeline/conn_tracker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <vector>
+
+#include "protocols/detector.h"
+
+namespace zt::pipeline {
+
+using protocols::Chunk;
+using protocols::Direction;
+using protocols::Role;
+
+ConnTracker::ConnTracker(ConnTrackerOptions options, RecordSink sink)
+    : options_(options), sink_(std::move(sink)) {}
+
+ConnTracker::~ConnTracker() = default;
+
+ConnTracker::Connection& ConnTracker::find_or_create(std::uint64_t conn_id, std::uint32_t pid,
+                                                     const zt_tuple& tuple, std::int32_t fd,
+                                                     std::uint8_t role, bool midstream,
+                                                     std::uint64_t now_ns) {
+  auto it = conns_.find(conn_id);
+  if (it != conns_.end()) return it->second;
+
+  if (conns_.size() >= options_.max_connections && !lru_.empty()) {
+    ++stats_.connections_evicted;
+    finish(lru_.back(), now_ns, FlushCause::Evicted);
+  }
+  Connection& conn = conns_[conn_id];
+  conn.info.conn_id = conn_id;
+  conn.info.pid = pid;
+  conn.info.fd = fd;
+  conn.info.role = static_cast<Role>(role);
+  conn.info.local = local_endpoint(tuple);
+  conn.info.remote = remote_endpoint(tuple);
+  conn.info.midstream = midstream;
+  conn.streams = {DataStream(options_.stream_limits), DataStream(options_.stream_limits)};
+  lru_.push_front(conn_id);
+  conn.lru_pos = lru_.begin();
+  conn.last_activity_ns = now_ns;
+  ++stats_.connections_opened;
+  return conn;
+}
+
+void ConnTracker::touch(Connection& conn, std::uint64_t now_ns) {
+  conn.last_activity_ns = now_ns;
+  lru_.splice(lru_.begin(), lru_, conn.lru_pos);
+}
+
+void ConnTracker::on_conn_open(const zt_conn_event& ev) {
+  find_or_create(ev.conn_id, ev.hdr.pid, ev.tuple, ev.fd, ev.role, ev.flags & ZT_DATA_F_MIDSTREAM, ev.hdr.ts_ns);
+}
+
+void ConnTracker::on_data(const zt_data_event& ev, std::string_view payload, std::uint64_t now_ns) {
+  Connection& conn = find_or_create(ev.conn_id, ev.hdr.pid, ev.tuple, ev.fd, ev.role,
+                                    ev.flags & ZT_DATA_F_MIDSTREAM, now_ns);
+  touch(conn, now_ns);
+  if (conn.unsupported) return;
+
+  Chunk chunk;
+  chunk.position = ev.position;
+  chunk.size = ev.orig_size;
+  chunk.data = payload.substr(0, std::min<std::uint64_t>(payload.size(), ev.orig_size));
+  chunk.start_ns = ev.start_ns;
+  chunk.end_ns = ev.hdr.ts_ns;
+  chunk.tid = ev.hdr.tid;
+
+  const auto dir = static_cast<Direction>(ev.direction & 1);
+  DataStream& stream = conn.streams[ev.direction & 1];
+  const std::uint64_t id = ev.conn_id;
+  stream.push(chunk, now_ns, [&](const Chunk& c) { deliver(conn, dir, c); });
+  // deliver() may have declared the connection unsupported; the Connection object stays valid.
+  if (stream.has_pending()) with_pending_.insert(id);
+  emit_records(conn, FlushCause::InStream);
+}
+
+void ConnTracker::deliver(Connection& conn, Direction dir, const Chunk& chunk) {
+  if (conn.unsupported) return;
+  if (!conn.parser) {
+    if (chunk.gap) return;  // nothing to recognise a protocol by
+    conn.parser = protocols::detect_protocol(dir, chunk, conn.info.role, conn.info.midstream);
+    if (!conn.parser) {
+      if (++conn.detect_attempts >= options_.max_detect_chunks) {
+        conn.unsupported = true;
+        ++stats_.connections_unsupported;
+        conn.streams = {DataStream(), DataStream()};  // free anything waiting
+        spdlog::debug("conn {} (pid {} fd {}): no supported protocol in the first {} chunks",
+                      conn.info.conn_id, conn.info.pid, conn.info.fd, conn.detect_attempts);
+      }
+      return;
+    }
+    spdlog::debug("conn {} (pid {} fd {} {}:{} -> {}:{}): {}", conn.info.conn_id, conn.info.pid, conn.info.fd,
+                  conn.info.local.address, conn.info.local.port, conn.info.remote.address,
+                  conn.info.remote.port, conn.parser->protocol_name());
+  }
+  conn.parser->on_chunk(dir, chunk);
+}
+
+void ConnTracker::emit_records(Connection& conn, FlushCause cause) {
+  if (!conn.parser) return;
+  auto records = conn.parser->take_records();
+  if (records.empty()) return;
+  if (conn.info.role == Role::Unknown) conn.info.role = conn.parser->role();
+  for (auto& r : records) {
+    ++stats_.records;
+    sink_(std::move(r), conn.info, cause);
+  }
+}
+
+void ConnTracker::finish(std::uint64_t conn_id, std::uint64_t ts_ns, FlushCause cause) {
+  auto it = conns_.find(conn_id);
+  if (it == conns_.end()) return;
+  Connection& conn = it->second;
+  for (int d = 0; d < 2; ++d) {
+    const auto dir = static_cast<Direction>(d);
+    conn.streams[d].flush(ts_ns, true, [&](const Chunk& c) { deliver(conn, dir, c); });
+    stats_.gaps += conn.streams[d].stats().gaps;
+    stats_.gap_bytes += conn.streams[d].stats().gap_bytes;
+  }
+  emit_records(conn, FlushCause::InStream);
+  if (conn.parser) {
+    conn.parser->on_close(ts_ns);
+    emit_records(conn, cause);
+    stats_.parse_errors += conn.parser->stats().parse_errors;
+  }
+  lru_.erase(conn.lru_pos);
+  with_pending_.erase(conn_id);
+  conns_.erase(it);
+  ++stats_.connections_closed;
+}
+
+void ConnTracker::on_conn_close(const zt_conn_event& ev, std::uint64_t) {
+  finish(ev.conn_id, ev.hdr.ts_ns, FlushCause::Closed);
+}
+
+void ConnTracker::on_process_exit(std::uint32_t pid, std::uint64_t ts_ns) {
+  std::vector<std::uint64_t> ids;
+  for (const auto& [id, conn] : conns_) {
+    if (conn.info.pid == pid) ids.push_back(id);
+  }
+  for (auto id : ids) finish(id, ts_ns, FlushCause::ProcessExit);
+}
+
+void ConnTracker::tick(std::uint64_t now_ns) {
+  for (auto it = with_pending_.begin(); it != with_pending_.end();) {
+    auto c = conns_.find(*it);
+    if (c == conns_.end()) {
+      it = with_pending_.erase(it);
+      continue;
+    }
+    Connection& conn = c->second;
+    bool pending = false;
+    for (int d = 0; d < 2; ++d) {
+      const auto dir = static_cast<Direction>(d);
+      conn.streams[d].flush(now_ns, false, [&](const Chunk& ch) { deliver(conn, dir, ch); });
+      pending |= conn.streams[d].has_pending();
+    }
+    emit_records(conn, FlushCause::InStream);
+    it = pending ? std::next(it) : with_pending_.erase(it);
+  }
+  while (!lru_.empty()) {
+    auto c = conns_.find(lru_.back());
+    if (c == conns_.end() || now_ns - c->second.last_activity_ns < options_.idle_timeout_ns) break;
+    ++stats_.connections_evicted;
+    finish(lru_.back(), now_ns, FlushCause::Idle);
+  }
+}
+
+void ConnTracker::shutdown(std::uint64_t ts_ns) {
+  while (!lru_.empty()) finish(lru_.back(), ts_ns, FlushCause::Shutdown);
+}
+
+ConnTrackerStats ConnTracker::stats() const {
+  ConnTrackerStats s = stats_;
+  for (const auto& [id, conn] : conns_) {
+    for (const auto& st : conn.streams) {
+      s.gaps += st.stats().gaps;
+      s.gap_bytes += st.stats().gap_bytes;
+    }
+    if (conn.parser) s.parse_errors += conn.parser->stats().parse_errors;
+  }
+  return s;
+}
+
+}  // namespace zt::pipeline

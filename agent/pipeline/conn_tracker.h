@@ -1,0 +1,85 @@
+// Per-connection state between the ring buffer and the protocol parsers: ordered byte streams
+// per direction, protocol detection, the parser, and the bookkeeping that bounds memory (idle
+// eviction, a cap on live connections, cleanup when a process exits).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "pipeline/connection_info.h"
+#include "pipeline/data_stream.h"
+#include "protocols/protocol.h"
+#include "zerotrace/abi.h"
+
+namespace zt::pipeline {
+
+struct ConnTrackerOptions {
+  std::size_t max_connections = 65536;
+  std::uint64_t idle_timeout_ns = 300'000'000'000ull;  // 5 min
+  int max_detect_chunks = 8;  // chunks looked at before a connection is declared unsupported
+  DataStreamLimits stream_limits;
+};
+
+struct ConnTrackerStats {
+  std::uint64_t connections_opened = 0;
+  std::uint64_t connections_closed = 0;
+  std::uint64_t connections_evicted = 0;  // idle or over the cap
+  std::uint64_t connections_unsupported = 0;  // no protocol recognised
+  std::uint64_t records = 0;
+  std::uint64_t gaps = 0;
+  std::uint64_t gap_bytes = 0;
+  std::uint64_t parse_errors = 0;
+};
+
+class ConnTracker {
+ public:
+  using RecordSink = std::function<void(protocols::Record&&, const ConnectionInfo&, FlushCause)>;
+
+  ConnTracker(ConnTrackerOptions options, RecordSink sink);
+  ~ConnTracker();
+
+  void on_data(const zt_data_event& event, std::string_view payload, std::uint64_t now_ns);
+  void on_conn_open(const zt_conn_event& event);
+  void on_conn_close(const zt_conn_event& event, std::uint64_t now_ns);
+  void on_process_exit(std::uint32_t pid, std::uint64_t ts_ns);
+  // Periodic housekeeping: gaps waited for long enough, idle connections.
+  void tick(std::uint64_t now_ns);
+  // Flushes every connection (agent stopping).
+  void shutdown(std::uint64_t ts_ns);
+
+  std::size_t live_connections() const { return conns_.size(); }
+  ConnTrackerStats stats() const;
+
+ private:
+  struct Connection {
+    ConnectionInfo info;
+    std::array<DataStream, 2> streams;
+    std::unique_ptr<protocols::ConnectionParser> parser;
+    int detect_attempts = 0;
+    bool unsupported = false;
+    std::uint64_t last_activity_ns = 0;
+    std::list<std::uint64_t>::iterator lru_pos;
+  };
+
+  Connection& find_or_create(std::uint64_t conn_id, std::uint32_t pid, const zt_tuple& tuple,
+                             std::int32_t fd, std::uint8_t role, bool midstream, std::uint64_t now_ns);
+  void touch(Connection& conn, std::uint64_t now_ns);
+  void deliver(Connection& conn, protocols::Direction dir, const protocols::Chunk& chunk);
+  void emit_records(Connection& conn, FlushCause cause);
+  void finish(std::uint64_t conn_id, std::uint64_t ts_ns, FlushCause cause);
+
+  ConnTrackerOptions options_;
+  RecordSink sink_;
+  std::unordered_map<std::uint64_t, Connection> conns_;
+  std::list<std::uint64_t> lru_;  // most recently active first
+  std::unordered_set<std::uint64_t> with_pending_;
+  ConnTrackerStats stats_;
+};
+
+}  // namespace zt::pipeline

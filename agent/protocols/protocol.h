@@ -1,0 +1,96 @@
+// The interface every protocol parser implements, and the records it hands to the span builder.
+//
+// The connection tracker feeds each direction of a connection as an ordered sequence of chunks
+// (one per syscall). A chunk may carry only a prefix of the bytes the syscall moved (capture
+// truncation) and a chunk may stand for bytes that were lost entirely (ring-buffer loss): parsers
+// skip such bytes by size where the framing allows it and resynchronise at the next message
+// boundary where it does not.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace zt::protocols {
+
+enum class Direction : std::uint8_t { Egress = 0, Ingress = 1 };  // as seen by the traced process
+enum class Role : std::uint8_t { Unknown = 0, Client = 1, Server = 2 };
+
+struct Chunk {
+  std::uint64_t position = 0;  // stream offset of the first byte
+  std::uint64_t size = 0;      // bytes the syscall moved (or bytes lost, for a gap)
+  std::string_view data;       // captured prefix: data.size() <= size; empty for a gap
+  std::uint64_t start_ns = 0;  // syscall entry, CLOCK_MONOTONIC
+  std::uint64_t end_ns = 0;    // syscall exit, CLOCK_MONOTONIC
+  std::uint32_t tid = 0;       // thread that made the call
+  bool gap = false;            // bytes lost entirely: nothing of them was captured
+
+  std::uint64_t missing() const { return size - data.size(); }
+};
+
+// One HTTP/1.x message as parsed off the wire.
+struct HttpMessage {
+  bool is_request = false;
+  std::string method;   // requests
+  std::string target;   // requests: request-target as sent (path and query)
+  int status_code = 0;  // responses
+  std::string reason;   // responses
+  std::string version;  // "1.0" or "1.1"
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased, order kept
+  std::uint64_t header_bytes = 0;  // start line + headers + blank line
+  std::uint64_t body_bytes = 0;    // body as transferred (chunk framing excluded)
+  bool body_complete = true;       // false when the connection ended inside the body
+  bool headers_truncated = false;  // some header bytes were not captured
+  std::uint64_t start_ns = 0;      // first byte: see DESIGN in http1_parser.h
+  std::uint64_t end_ns = 0;        // last byte
+  std::uint32_t tid = 0;           // thread that handled the first byte
+
+  const std::string* header(std::string_view lower_name) const {
+    for (const auto& [k, v] : headers) {
+      if (k == lower_name) return &v;
+    }
+    return nullptr;
+  }
+};
+
+// A request and, where one came, its response. A request with no response becomes a span with
+// an error-free UNSET status flagged as incomplete (connection closed, process exited).
+struct HttpExchange {
+  HttpMessage request;
+  std::optional<HttpMessage> response;
+  std::vector<HttpMessage> interim;  // 1xx responses (100 Continue, 103 Early Hints)
+};
+
+using Record = std::variant<HttpExchange>;
+
+// Counters a parser keeps so that nothing is lost silently.
+struct ParserStats {
+  std::uint64_t messages = 0;
+  std::uint64_t parse_errors = 0;     // bytes that were not a valid message: resynchronised
+  std::uint64_t resyncs = 0;          // times the parser searched for a new message boundary
+  std::uint64_t bytes_skipped = 0;    // bytes dropped while resynchronising
+  std::uint64_t unmatched_responses = 0;
+};
+
+class ConnectionParser {
+ public:
+  virtual ~ConnectionParser() = default;
+  // Next chunk of one direction, in stream order.
+  virtual void on_chunk(Direction dir, const Chunk& chunk) = 0;
+  // The connection closed (or was evicted or its process exited) at `ts_ns`: flush what can
+  // still become a record (e.g. a body delimited by close, a request that never got an answer).
+  virtual void on_close(std::uint64_t ts_ns) = 0;
+  // Records completed since the last call, in completion order.
+  virtual std::vector<Record> take_records() = 0;
+  // The role, once the traffic showed it (requests flow from client to server).
+  virtual Role role() const = 0;
+  virtual const ParserStats& stats() const = 0;
+  virtual std::string_view protocol_name() const = 0;
+};
+
+}  // namespace zt::protocols

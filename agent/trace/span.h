@@ -1,0 +1,64 @@
+// The agent's span model: what every protocol produces and every exporter consumes.
+// Field meanings follow the OpenTelemetry trace data model (OTLP enum values included).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace zt::trace {
+
+using TraceId = std::array<std::uint8_t, 16>;
+using SpanId = std::array<std::uint8_t, 8>;
+
+enum class SpanKind : std::uint8_t { Internal = 1, Server = 2, Client = 3, Producer = 4, Consumer = 5 };
+enum class StatusCode : std::uint8_t { Unset = 0, Ok = 1, Error = 2 };
+
+using AttributeValue = std::variant<std::string, std::int64_t, double, bool>;
+
+struct Attribute {
+  std::string key;
+  AttributeValue value;
+};
+
+// Identity of the process a span was observed in (OpenTelemetry resource attributes).
+struct Resource {
+  std::uint32_t pid = 0;
+  std::string service_name;
+  std::vector<Attribute> attributes;  // service.name, process.*, host.name, ...
+};
+
+struct Span {
+  TraceId trace_id{};
+  SpanId span_id{};
+  SpanId parent_span_id{};  // all zero: a root span
+  std::string name;
+  SpanKind kind = SpanKind::Internal;
+  std::uint64_t start_unix_ns = 0;
+  std::uint64_t end_unix_ns = 0;
+  StatusCode status = StatusCode::Unset;
+  std::string status_message;
+  std::vector<Attribute> attributes;
+  std::shared_ptr<const Resource> resource;
+  std::uint32_t tid = 0;      // thread that did the work (not exported as an attribute)
+  std::uint64_t conn_id = 0;  // connection it was observed on, 0 if none
+
+  const AttributeValue* find_attribute(std::string_view key) const {
+    for (const auto& a : attributes) {
+      if (a.key == key) return &a.value;
+    }
+    return nullptr;
+  }
+  bool is_root() const { return parent_span_id == SpanId{}; }
+};
+
+std::string to_hex(const TraceId& id);
+std::string to_hex(const SpanId& id);
+const char* to_string(SpanKind kind);      // "SERVER", "CLIENT", ...
+const char* to_string(StatusCode code);    // "UNSET", "OK", "ERROR"
+
+}  // namespace zt::trace

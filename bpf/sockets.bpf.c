@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Socket capture from syscall tracepoints: accept/accept4/connect/close and the ten data
+ * syscalls. Enter programs stash the arguments keyed by pid_tgid; exit programs know how many
+ * bytes moved, resolve the fd to a TCP socket (CO-RE, through the task's fd table), and emit one
+ * event per call with a bounded payload prefix. Untraced processes leave in the first lines. */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "zerotrace/maps.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define SOCK_STREAM 1
+#define IPPROTO_TCP 6
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define EINPROGRESS 115
+
+/* Payload bytes copied per call: a power of two <= ZT_MAX_CAPTURE, set before load. */
+const volatile __u32 capture_bytes = 4096;
+
+enum arg_shape {
+	SHAPE_BUF = 0,  /* (fd, buf, len): read, write, recvfrom, sendto */
+	SHAPE_IOV = 1,  /* (fd, iov, iovcnt): readv, writev, and recvmsg/sendmsg via msg_iov */
+	SHAPE_MMSG = 2, /* (fd, mmsghdr *, vlen): recvmmsg, sendmmsg */
+};
+
+struct call_args {
+	__u64 ptr;      /* buf, iovec array, or mmsghdr array */
+	__u64 start_ns;
+	__u32 cnt;      /* iovcnt or vlen */
+	__s32 fd;
+	__u8 syscall;   /* enum zt_syscall */
+	__u8 shape;     /* enum arg_shape */
+	__u8 direction; /* enum zt_direction */
+	__u8 pad[5];
+};
+
+/* Calls in flight, keyed by pid_tgid; always deleted on exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct call_args);
+} active_calls_map SEC(".maps");
+
+struct conn_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+struct conn_state {
+	__u64 conn_id;
+	__u64 position[2]; /* next stream offset per direction */
+	struct zt_tuple tuple;
+	__u8 role;
+	__u8 flags;
+	__u8 pad[6];
+};
+
+/* Tracked TCP sockets by (tgid, fd). LRU so that sockets whose close we never saw (fd passed to
+ * another process, process killed) age out instead of filling the map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct conn_key);
+	__type(value, struct conn_state);
+} conn_map SEC(".maps");
+
+/* One data event under construction per CPU: too large for the 512-byte BPF stack. The payload
+ * area is twice the maximum capture so that variable-offset copies stay provably in bounds. */
+struct data_scratch {
+	struct zt_data_event event;
+	__u8 payload[2 * ZT_MAX_CAPTURE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct data_scratch);
+} data_heap SEC(".maps");
+
+/* Connection ids are unique for the lifetime of the loaded programs. */
+__u64 next_conn_id = 0;
+
+/* Returns the struct sock behind `fd` of the current task when it is a TCP socket over IPv4 or
+ * IPv6, NULL otherwise (files, pipes, UNIX and UDP sockets). */
+static __always_inline struct sock *tcp_sock_of_fd(__s32 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file **fds;
+	struct file *file;
+	unsigned int max_fds;
+
+	if (fd < 0)
+		return NULL;
+	max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
+	if ((unsigned int)fd >= max_fds)
+		return NULL;
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return NULL;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return NULL;
+	if (BPF_CORE_READ(sk, sk_type) != SOCK_STREAM || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return NULL;
+	return sk;
+}
+
+static __always_inline void read_tuple(struct sock *sk, struct zt_tuple *t)
+{
+	__builtin_memset(t, 0, sizeof(*t));
+	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	t->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	t->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	/* Explicit sizes: BPF_CORE_READ_INTO on an array would copy a single element. */
+	if (t->family == AF_INET) {
+		bpf_core_read(t->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(t->daddr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_core_read(t->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(t->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
+static __always_inline void emit_conn_event(__u32 kind, __u64 pid_tgid, __s32 fd, __u8 sys,
+					    const struct conn_state *conn)
+{
+	struct zt_conn_event ev = {};
+
+	fill_header(&ev.hdr, kind, pid_tgid);
+	ev.conn_id = conn->conn_id;
+	ev.bytes_sent = conn->position[ZT_DIR_EGRESS];
+	ev.bytes_received = conn->position[ZT_DIR_INGRESS];
+	ev.fd = fd;
+	ev.role = conn->role;
+	ev.syscall = sys;
+	ev.flags = conn->flags;
+	ev.tuple = conn->tuple;
+	submit(&ev, sizeof(ev));
+}
+
+/* Starts tracking `fd` as a connection of the current process; returns its state or NULL when
+ * it is not a TCP socket (or the map is full). */
+static __always_inline struct conn_state *track_conn(__u64 pid_tgid, __s32 fd, __u8 role,
+						     __u8 flags, __u8 sys)
+{
+	struct conn_key key = {.tgid = pid_tgid >> 32, .fd = fd};
+	struct conn_state fresh = {};
+	struct sock *sk = tcp_sock_of_fd(fd);
+
+	if (!sk)
+		return NULL;
+	fresh.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
+	fresh.role = role;
+	fresh.flags = flags;
+	read_tuple(sk, &fresh.tuple);
+	if (bpf_map_update_elem(&conn_map, &key, &fresh, BPF_ANY)) {
+		count(ZT_CNT_CONN_MAP_FULL);
+		return NULL;
+	}
+	emit_conn_event(ZT_EV_CONN_OPEN, pid_tgid, fd, sys, &fresh);
+	return bpf_map_lookup_elem(&conn_map, &key);
+}
+
+/* The connection behind fd: known, or first seen now on a data call (it predates the agent or
+ * came from a path we do not hook, such as a socket inherited across exec). */
+static __always_inline struct conn_state *conn_for_data(__u64 pid_tgid, __s32 fd, __u8 sys)
+{
+	struct conn_key key = {.tgid = pid_tgid >> 32, .fd = fd};
+	struct conn_state *conn = bpf_map_lookup_elem(&conn_map, &key);
+
+	if (conn)
+		return conn;
+	return track_conn(pid_tgid, fd, ZT_ROLE_UNKNOWN, ZT_DATA_F_MIDSTREAM, sys);
+}
+
+static __always_inline struct data_scratch *begin_data_event(__u64 pid_tgid,
+							    const struct call_args *args,
+							    struct conn_state *conn, __u64 size)
+{
+	__u32 zero = 0;
+	struct data_scratch *s = bpf_map_lookup_elem(&data_heap, &zero);
+
+	if (!s)
+		return NULL;
+	struct zt_data_event *ev = &s->event;
+	fill_header(&ev->hdr, ZT_EV_DATA, pid_tgid);
+	ev->conn_id = conn->conn_id;
+	ev->start_ns = args->start_ns;
+	ev->position = __sync_fetch_and_add(&conn->position[args->direction & 1], size);
+	ev->orig_size = size;
+	ev->captured = 0;
+	ev->fd = args->fd;
+	ev->direction = args->direction;
+	ev->role = conn->role;
+	ev->syscall = args->syscall;
+	ev->flags = conn->flags;
+	ev->pad = 0;
+	ev->tuple = conn->tuple;
+	return s;
+}
+
+static __always_inline void finish_data_event(struct data_scratch *s, __u64 size)
+{
+	/* The mask (not a comparison, which the compiler may reorder) keeps the length provably
+	 * within the scratch value for the verifier; captured never exceeds ZT_MAX_CAPTURE anyway. */
+	__u64 len = s->event.captured & (ZT_MAX_CAPTURE * 2 - 1);
+
+	if (size > s->event.captured)
+		count(ZT_CNT_TRUNCATED);
+	submit(s, sizeof(s->event) + len);
+}
+
+static __always_inline __u32 capture_limit(__u64 size)
+{
+	__u32 limit = capture_bytes;
+
+	if (limit > ZT_MAX_CAPTURE)
+		limit = ZT_MAX_CAPTURE;
+	return size < limit ? (__u32)size : limit;
+}
+
+static __always_inline void emit_buf(__u64 pid_tgid, const struct call_args *args,
+				     struct conn_state *conn, __u64 size)
+{
+	struct data_scratch *s = begin_data_event(pid_tgid, args, conn, size);
+
+	if (!s)
+		return;
+	__u32 want = capture_limit(size) & (ZT_MAX_CAPTURE * 2 - 1);
+	if (want > ZT_MAX_CAPTURE)
+		want = ZT_MAX_CAPTURE;
+	if (want && bpf_probe_read_user(s->payload, want, (const void *)args->ptr) == 0)
+		s->event.captured = want;
+	else if (want)
+		count(ZT_CNT_READ_FAILED);
+	finish_data_event(s, size);
+}
+
+/* Copies up to the capture limit across an iovec array; `size` is the byte count the syscall
+ * returned, so iovecs past it (unfilled receive buffers) are not read. */
+static __always_inline void emit_iov(__u64 pid_tgid, const struct call_args *args,
+				     struct conn_state *conn, __u64 iov_ptr, __u64 iovcnt,
+				     __u64 size)
+{
+	struct data_scratch *s = begin_data_event(pid_tgid, args, conn, size);
+	const struct iovec *iov = (const struct iovec *)iov_ptr;
+	__u32 limit = capture_limit(size);
+	__u32 off = 0;
+	__u64 left = size;
+
+	if (!s)
+		return;
+	for (int i = 0; i < ZT_MAX_IOV; i++) {
+		struct iovec v;
+
+		if (i >= iovcnt || left == 0 || off >= limit)
+			break;
+		if (bpf_probe_read_user(&v, sizeof(v), &iov[i])) {
+			count(ZT_CNT_READ_FAILED);
+			break;
+		}
+		__u64 n = v.iov_len < left ? v.iov_len : left;
+		left -= n;
+		if (n > limit - off)
+			n = limit - off;
+		off &= ZT_MAX_CAPTURE - 1;
+		n &= ZT_MAX_CAPTURE * 2 - 1;
+		if (n > ZT_MAX_CAPTURE)
+			n = ZT_MAX_CAPTURE;
+		if (n && bpf_probe_read_user(&s->payload[off], n, v.iov_base)) {
+			count(ZT_CNT_READ_FAILED);
+			break;
+		}
+		off += n;
+	}
+	if (left && off < limit && iovcnt > ZT_MAX_IOV)
+		count(ZT_CNT_IOV_LIMIT);
+	s->event.captured = off;
+	finish_data_event(s, size);
+}
+
+static __always_inline int enter_data(__u64 fd, __u64 ptr, __u64 cnt, __u8 sys, __u8 shape,
+				      __u8 dir)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (!is_traced(pid_tgid >> 32))
+		return 0;
+
+	struct call_args args = {};
+	args.fd = (__s32)fd;
+	args.ptr = ptr;
+	args.cnt = (__u32)cnt;
+	args.syscall = sys;
+	args.shape = shape;
+	args.direction = dir;
+	args.start_ns = bpf_ktime_get_ns();
+	bpf_map_update_elem(&active_calls_map, &pid_tgid, &args, BPF_ANY);
+	return 0;
+}
+
+/* recvmsg/sendmsg: the iovec array is read from the user's msghdr now, while it is certainly
+ * mapped, and the call proceeds as an iovec call. */
+static __always_inline int enter_msg(__u64 fd, __u64 msg_ptr, __u8 sys, __u8 dir)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct user_msghdr msg;
+
+	if (!is_traced(pid_tgid >> 32))
+		return 0;
+	if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)msg_ptr))
+		return 0;
+
+	struct call_args args = {};
+	args.fd = (__s32)fd;
+	args.ptr = (__u64)msg.msg_iov;
+	args.cnt = (__u32)msg.msg_iovlen;
+	args.syscall = sys;
+	args.shape = SHAPE_IOV;
+	args.direction = dir;
+	args.start_ns = bpf_ktime_get_ns();
+	bpf_map_update_elem(&active_calls_map, &pid_tgid, &args, BPF_ANY);
+	return 0;
+}
+
+/* `shape` is a compile-time constant at every call site, so each exit program carries only the
+ * copy path it needs (the verifier then has far less to walk). */
+static __always_inline int exit_data(long ret, const __u8 shape)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct call_args *args = bpf_map_lookup_elem(&active_calls_map, &pid_tgid);
+
+	if (!args)
+		return 0;
+	if (ret <= 0)
+		goto out;
+
+	struct conn_state *conn = conn_for_data(pid_tgid, args->fd, args->syscall);
+	if (!conn)
+		goto out;
+
+	if (shape == SHAPE_BUF) {
+		emit_buf(pid_tgid, args, conn, ret);
+	} else if (shape == SHAPE_IOV) {
+		emit_iov(pid_tgid, args, conn, args->ptr, args->cnt, ret);
+	} else {
+		/* ret messages were transferred; each mmsghdr's msg_len says how many bytes. */
+		const struct mmsghdr *vec = (const struct mmsghdr *)args->ptr;
+		for (int i = 0; i < ZT_MAX_MMSG; i++) {
+			struct mmsghdr m;
+
+			if (i >= ret)
+				break;
+			if (bpf_probe_read_user(&m, sizeof(m), &vec[i])) {
+				count(ZT_CNT_READ_FAILED);
+				break;
+			}
+			if (m.msg_len)
+				emit_iov(pid_tgid, args, conn, (__u64)m.msg_hdr.msg_iov,
+					 m.msg_hdr.msg_iovlen, m.msg_len);
+		}
+		if (ret > ZT_MAX_MMSG)
+			count(ZT_CNT_IOV_LIMIT);
+	}
+out:
+	bpf_map_delete_elem(&active_calls_map, &pid_tgid);
+	return 0;
+}
+
+#define DATA_SYSCALL(name, sys, shape, dir)                                                      \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                              \
+	int enter_##name(struct trace_event_raw_sys_enter *ctx)                                  \
+	{                                                                                        \
+		return enter_data(ctx->args[0], ctx->args[1], ctx->args[2], sys, shape, dir);                                   \
+	}                                                                                        \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                               \
+	int exit_##name(struct trace_event_raw_sys_exit *ctx)                                    \
+	{                                                                                        \
+		return exit_data(ctx->ret, shape);                                               \
+	}
+
+#define MSG_SYSCALL(name, sys, dir)                                                              \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                              \
+	int enter_##name(struct trace_event_raw_sys_enter *ctx)                                  \
+	{                                                                                        \
+		return enter_msg(ctx->args[0], ctx->args[1], sys, dir);                          \
+	}                                                                                        \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                               \
+	int exit_##name(struct trace_event_raw_sys_exit *ctx)                                    \
+	{                                                                                        \
+		return exit_data(ctx->ret, SHAPE_IOV);                                           \
+	}
+
+DATA_SYSCALL(read, ZT_SYS_READ, SHAPE_BUF, ZT_DIR_INGRESS)
+DATA_SYSCALL(write, ZT_SYS_WRITE, SHAPE_BUF, ZT_DIR_EGRESS)
+DATA_SYSCALL(recvfrom, ZT_SYS_RECVFROM, SHAPE_BUF, ZT_DIR_INGRESS)
+DATA_SYSCALL(sendto, ZT_SYS_SENDTO, SHAPE_BUF, ZT_DIR_EGRESS)
+DATA_SYSCALL(readv, ZT_SYS_READV, SHAPE_IOV, ZT_DIR_INGRESS)
+DATA_SYSCALL(writev, ZT_SYS_WRITEV, SHAPE_IOV, ZT_DIR_EGRESS)
+MSG_SYSCALL(recvmsg, ZT_SYS_RECVMSG, ZT_DIR_INGRESS)
+MSG_SYSCALL(sendmsg, ZT_SYS_SENDMSG, ZT_DIR_EGRESS)
+DATA_SYSCALL(recvmmsg, ZT_SYS_RECVMMSG, SHAPE_MMSG, ZT_DIR_INGRESS)
+DATA_SYSCALL(sendmmsg, ZT_SYS_SENDMMSG, SHAPE_MMSG, ZT_DIR_EGRESS)
+
+/* accept/accept4: the new fd is the return value; nothing to stash on entry. */
+static __always_inline int exit_accept(long ret, __u8 sys)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (ret < 0 || !is_traced(pid_tgid >> 32))
+		return 0;
+	track_conn(pid_tgid, (__s32)ret, ZT_ROLE_SERVER, 0, sys);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int exit_accept_(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_accept(ctx->ret, ZT_SYS_ACCEPT);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_accept(ctx->ret, ZT_SYS_ACCEPT4);
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (!is_traced(pid_tgid >> 32))
+		return 0;
+	struct call_args args = {};
+	args.fd = (__s32)ctx->args[0];
+	args.syscall = ZT_SYS_CONNECT;
+	args.start_ns = bpf_ktime_get_ns();
+	bpf_map_update_elem(&active_calls_map, &pid_tgid, &args, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct call_args *args = bpf_map_lookup_elem(&active_calls_map, &pid_tgid);
+
+	if (!args)
+		return 0;
+	/* Non-blocking connects return -EINPROGRESS with the local port already bound. */
+	if (ctx->ret == 0 || ctx->ret == -EINPROGRESS)
+		track_conn(pid_tgid, args->fd, ZT_ROLE_CLIENT, 0, ZT_SYS_CONNECT);
+	bpf_map_delete_elem(&active_calls_map, &pid_tgid);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (!is_traced(pid_tgid >> 32))
+		return 0;
+	struct conn_key key = {.tgid = pid_tgid >> 32, .fd = (__s32)ctx->args[0]};
+	struct conn_state *conn = bpf_map_lookup_elem(&conn_map, &key);
+	if (!conn)
+		return 0;
+	emit_conn_event(ZT_EV_CONN_CLOSE, pid_tgid, key.fd, ZT_SYS_CLOSE, conn);
+	bpf_map_delete_elem(&conn_map, &key);
+	return 0;
+}

@@ -1,0 +1,52 @@
+#include "exporters/exporter.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include "exporters/console_exporter.h"
+#include "exporters/jsonl_exporter.h"
+
+namespace zt::exporters {
+namespace {
+
+constexpr std::string_view kAcceptedForms =
+    "accepted forms: console, console=FILE, jsonl=FILE (FILE \"-\" is standard output)";
+
+Error bad_spec(std::string_view spec, std::string_view why) {
+  return make_error("output \"" + std::string(spec) + "\": " + std::string(why) + "; " + std::string(kAcceptedForms));
+}
+
+Result<std::unique_ptr<SpanExporter>> make_console_exporter(const std::string& path, const ExporterOptions& opts) {
+  if (path == "-") return std::unique_ptr<SpanExporter>(std::make_unique<ConsoleExporter>(std::cout, opts));
+  auto file = std::make_unique<std::ofstream>(path, std::ios::app);
+  if (!file->is_open()) return make_error("console: cannot open " + path + ": " + std::strerror(errno));
+  return std::unique_ptr<SpanExporter>(std::make_unique<ConsoleExporter>(std::move(file), opts));
+}
+
+Result<std::unique_ptr<SpanExporter>> make_jsonl_exporter(const std::string& path) {
+  auto exporter = JsonlExporter::open(path);
+  if (!exporter) return exporter.error();
+  return std::unique_ptr<SpanExporter>(std::move(exporter).value());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SpanExporter>> make_exporter(std::string_view spec, const ExporterOptions& opts) {
+  const std::size_t equals = spec.find('=');
+  const std::string_view kind = spec.substr(0, equals);
+  const bool has_target = equals != std::string_view::npos;
+  const std::string target(has_target ? spec.substr(equals + 1) : std::string_view());
+  if (has_target && target.empty()) return bad_spec(spec, "missing FILE after '='");
+
+  if (kind == "console") return make_console_exporter(has_target ? target : "-", opts);
+  if (kind == "jsonl") {
+    if (!has_target) return bad_spec(spec, "jsonl needs a FILE");
+    return make_jsonl_exporter(target);
+  }
+  return bad_spec(spec, "unknown exporter \"" + std::string(kind) + "\"");
+}
+
+}  // namespace zt::exporters

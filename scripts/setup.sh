@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of zerotrace from Debian's packages.
+# Idempotent: when everything is present it returns in about a second without touching apt.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup.sh: run as root (it installs Debian packages): sudo $0" >&2
+  exit 1
+fi
+
+# Packages from bookworm itself.
+MAIN_PKGS=(
+  build-essential cmake ninja-build pkg-config git
+  clang llvm lld libclang-rt-14-dev libfuzzer-14-dev
+  libelf-dev zlib1g-dev
+  libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # test peers and workloads
+  python3 nginx-light wrk curl iproute2 procps
+)
+# bookworm's libbpf 1.1 lacks BPF_UPROBE and uprobe_multi; 1.4 and bpftool 7.5 come from backports.
+BACKPORTS_PKGS=(libbpf-dev bpftool)
+
+missing=()
+for p in "${MAIN_PKGS[@]}" "${BACKPORTS_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+# Node.js may come from Debian or from another packaging with npm bundled: ask for the commands.
+if ! command -v node >/dev/null 2>&1; then missing+=(nodejs); fi
+if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
+# An old libbpf-dev from bookworm main counts as missing.
+if dpkg-query -W -f='${Version}' libbpf-dev 2>/dev/null | grep -q '^1:1\.[0-3]\.'; then
+  missing+=(libbpf-dev)
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup.sh: all dependencies present"
+  exit 0
+fi
+
+echo "setup.sh: installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+bpo=/etc/apt/sources.list.d/zerotrace-backports.list
+if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  echo "deb http://deb.debian.org/debian bookworm-backports main" > "$bpo"
+fi
+apt-get update -qq
+extra=()
+command -v node >/dev/null 2>&1 || extra+=(nodejs)
+command -v npm >/dev/null 2>&1 || extra+=(npm)
+apt-get install -y -qq --no-install-recommends "${MAIN_PKGS[@]}" "${extra[@]}" >/dev/null
+apt-get install -y -qq --no-install-recommends -t bookworm-backports "${BACKPORTS_PKGS[@]}" >/dev/null
+# nginx-light enables itself as a service on install; our tests start their own instances.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+pkill -x nginx 2>/dev/null || true
+echo "setup.sh: done"

@@ -1,0 +1,91 @@
+#include "protocols/detector.h"
+
+#include <gtest/gtest.h>
+
+#include <string_view>
+
+namespace zt::protocols {
+namespace {
+
+using namespace std::string_view_literals;
+
+Chunk captured(std::string_view data) {
+  Chunk chunk;
+  chunk.size = data.size();
+  chunk.data = data;
+  chunk.start_ns = 10;
+  chunk.end_ns = 20;
+  return chunk;
+}
+
+TEST(DetectorTest, RequestLineSelectsHttp1AndSettlesTheRole) {
+  const Chunk request = captured("GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n");
+  auto server = detect_protocol(Direction::Ingress, request, Role::Unknown, false);
+  ASSERT_NE(server, nullptr);
+  EXPECT_EQ(server->protocol_name(), "http1");
+  EXPECT_EQ(server->role(), Role::Server);
+
+  auto client = detect_protocol(Direction::Egress, request, Role::Unknown, false);
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(client->role(), Role::Client);
+
+  EXPECT_NE(detect_protocol(Direction::Ingress, request, Role::Server, false), nullptr);
+}
+
+TEST(DetectorTest, DetectedParserAcceptsTheDetectingChunk) {
+  const Chunk request = captured("POST /api HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}");
+  auto parser = detect_protocol(Direction::Ingress, request, Role::Server, false);
+  ASSERT_NE(parser, nullptr);
+  parser->on_chunk(Direction::Ingress, request);
+  parser->on_chunk(Direction::Egress, captured("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
+  auto records = parser->take_records();
+  ASSERT_EQ(records.size(), 1u);
+  const auto& exchange = std::get<HttpExchange>(records[0]);
+  EXPECT_EQ(exchange.request.method, "POST");
+  EXPECT_EQ(exchange.request.body_bytes, 2u);
+  EXPECT_EQ(exchange.response->status_code, 200);
+}
+
+TEST(DetectorTest, RequestAgainstTheKnownRoleIsRejected) {
+  const Chunk request = captured("GET / HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(detect_protocol(Direction::Egress, request, Role::Server, false), nullptr);
+  EXPECT_EQ(detect_protocol(Direction::Ingress, request, Role::Client, false), nullptr);
+}
+
+TEST(DetectorTest, StatusLineCountsOnlyMidstreamOrWithUnknownRole) {
+  const Chunk response = captured("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(detect_protocol(Direction::Egress, response, Role::Server, false), nullptr);
+  auto midstream = detect_protocol(Direction::Egress, response, Role::Server, true);
+  ASSERT_NE(midstream, nullptr);
+  EXPECT_EQ(midstream->role(), Role::Server);
+  auto unknown = detect_protocol(Direction::Ingress, response, Role::Unknown, false);
+  ASSERT_NE(unknown, nullptr);
+  EXPECT_EQ(unknown->role(), Role::Client);
+  EXPECT_EQ(detect_protocol(Direction::Ingress, response, Role::Server, true), nullptr);
+}
+
+TEST(DetectorTest, OtherProtocolsAreNotHttp1) {
+  EXPECT_EQ(detect_protocol(Direction::Egress, captured("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Role::Client, false),
+            nullptr);
+  EXPECT_EQ(detect_protocol(Direction::Egress, captured("\x16\x03\x01\x00\xc8\x01\x00\x00\xc4\x03\x03"sv),
+                            Role::Unknown, false),
+            nullptr);
+  EXPECT_EQ(detect_protocol(Direction::Egress, captured("*1\r\n$4\r\nPING\r\n"), Role::Client, false), nullptr);
+  EXPECT_EQ(detect_protocol(Direction::Egress, captured("\x00\x00\x00\x2a\x00\x12\x00\x03"sv), Role::Client, false),
+            nullptr);
+  EXPECT_EQ(detect_protocol(Direction::Egress, captured(""), Role::Unknown, true), nullptr);
+}
+
+TEST(DetectorTest, PartialRequestLineIsNotEnough) {
+  EXPECT_EQ(detect_protocol(Direction::Ingress, captured("GET /a HTT"), Role::Server, false), nullptr);
+}
+
+TEST(DetectorTest, GapChunkIsNeverDetected) {
+  Chunk lost;
+  lost.size = 4096;
+  lost.gap = true;
+  EXPECT_EQ(detect_protocol(Direction::Ingress, lost, Role::Unknown, true), nullptr);
+}
+
+}  // namespace
+}  // namespace zt::protocols
