@@ -23,7 +23,9 @@ Result<std::unique_ptr<SpanExporter>> make_console_exporter(const std::string& p
   if (path == "-") return std::unique_ptr<SpanExporter>(std::make_unique<ConsoleExporter>(std::cout, opts));
   auto file = std::make_unique<std::ofstream>(path, std::ios::app);
   if (!file->is_open()) return make_error("console: cannot open " + path + ": " + std::strerror(errno));
-  return std::unique_ptr<SpanExporter>(std::make_unique<ConsoleExporter>(std::move(file), opts));
+  ExporterOptions file_opts = opts;
+  file_opts.color = false;  // `color` describes the terminal on stdout; escape codes would litter a file
+  return std::unique_ptr<SpanExporter>(std::make_unique<ConsoleExporter>(std::move(file), file_opts));
 }
 
 Result<std::unique_ptr<SpanExporter>> make_jsonl_exporter(const std::string& path) {

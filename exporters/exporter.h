@@ -25,7 +25,8 @@ struct ExporterOptions {
   std::size_t console_max_spans_per_trace = 1000;
   // Console: print the attribute line under each span.
   bool console_show_attributes = true;
-  // Console: ANSI colors. The CLI sets it when the output is a terminal.
+  // Console on stdout: ANSI colors. The CLI sets it when stdout is a terminal; console=FILE
+  // never uses colors.
   bool color = false;
 };
 

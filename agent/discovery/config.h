@@ -19,7 +19,7 @@ struct Config {
 };
 
 inline constexpr std::uint32_t kMinCaptureBytes = 64;
-inline constexpr std::uint32_t kMaxCaptureBytes = 16384;
+inline constexpr std::uint32_t kMaxCaptureBytes = 8192;  // ZT_MAX_CAPTURE, the BPF scratch buffer's limit
 
 // Reads and parses a config file. Errors are one line naming the file, the key path and what is
 // accepted, e.g. `zerotrace.yaml: select[2].port: expected an integer 1..65535, got "http"`.

@@ -14,11 +14,12 @@
 namespace zt::discovery {
 
 // All fields that are set must match; a rule with no field set matches every process.
+// (Explicit initializers let `SelectorRule{.port = 80}` compile cleanly under -Wextra.)
 struct SelectorRule {
-  std::optional<std::string> exe_name;  // glob (fnmatch) on the executable's name or on comm
-  std::optional<std::string> exe_path;  // glob on the executable's full path; '*' also crosses '/'
-  std::optional<std::uint16_t> port;    // the process has a TCP socket listening on this port
-  std::optional<std::uint32_t> pid;
+  std::optional<std::string> exe_name = std::nullopt;  // glob (fnmatch) on the executable's name or comm
+  std::optional<std::string> exe_path = std::nullopt;  // glob on the full path; '*' also crosses '/'
+  std::optional<std::uint16_t> port = std::nullopt;    // the process listens on this TCP port
+  std::optional<std::uint32_t> pid = std::nullopt;
 };
 
 bool rule_matches(const SelectorRule& rule, const ProcessIdentity& process,

@@ -7,6 +7,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "loader/bpf_loader.h"
 #include "loader/tracefs.h"
 
 namespace zt::loader {
@@ -91,9 +92,19 @@ std::vector<FeatureCheck> probe_kernel_features(bool mount_tracefs) {
                    ok ? "" : "events cannot be delivered: zerotrace needs Linux 5.8 or newer", true});
   }
   {
-    const bool ok = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACING, nullptr) == 1;
-    out.push_back({"BTF tracepoints (tp_btf)", ok, ok ? "BPF_PROG_TYPE_TRACING loads" : "unsupported",
-                   ok ? "" : "no process fork/exec/exit events: children are not followed", false});
+    // The decisive check: load and attach zerotrace's own programs (then detach at once).
+    const bool can_try = is_privileged() && has_btf();
+    std::string detail = "not tried: needs privileges and BTF";
+    bool ok = false;
+    if (can_try) {
+      LoaderOptions opts;
+      opts.ringbuf_bytes = 1u << 16;
+      auto loaded = BpfLoader::load_and_attach(opts);
+      ok = loaded.ok();
+      detail = ok ? "socket (25 syscall tracepoints) and process (3 tp_btf) programs load and attach"
+                  : loaded.error().message;
+    }
+    out.push_back({"zerotrace programs", ok, detail, ok ? "" : "nothing can be captured", true});
   }
   return out;
 }

@@ -290,7 +290,7 @@ TEST(MakeExporter, BuildsConsoleAndJsonlFromSpecs) {
   const std::string console_file = (dir / "console.txt").string();
   const std::string jsonl_file = (dir / "spans.jsonl").string();
 
-  auto console = make_exporter("console=" + console_file, ExporterOptions{});
+  auto console = make_exporter("console=" + console_file, ExporterOptions{.color = true});
   ASSERT_TRUE(console) << console.error().message;
   EXPECT_EQ(console.value()->name(), "console");
   console.value()->export_spans({make_span(1, 1, 0, "to-file", 0, 1000)});
@@ -298,6 +298,7 @@ TEST(MakeExporter, BuildsConsoleAndJsonlFromSpecs) {
   std::ifstream written(console_file);
   const std::string text((std::istreambuf_iterator<char>(written)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("SERVER to-file"), std::string::npos) << text;
+  EXPECT_EQ(text.find('\x1b'), std::string::npos) << "no colors in a file";
 
   auto jsonl = make_exporter("jsonl=" + jsonl_file, ExporterOptions{});
   ASSERT_TRUE(jsonl) << jsonl.error().message;

@@ -1,0 +1,64 @@
+# HTTP/1.1 keep-alive test server (stdlib ThreadingHTTPServer): /users/<n>, /chunked, POST /echo, /error, else 404.
+import json
+import re
+import signal
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+CHUNKS = [b"first chunk;", b"the second, somewhat longer chunk;", b"x" * 1000, b"last"]
+USER_PATH = re.compile(r"^/users/(\d+)$")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):
+        pass
+
+    def reply(self, status, body, content_type="application/json"):
+        # send_error() would add "Connection: close"; every answer here keeps the connection open.
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        path = self.path.split("?", 1)[0]
+        user = USER_PATH.match(path)
+        if user:
+            self.reply(200, json.dumps({"id": int(user.group(1)), "name": "user" + user.group(1)}).encode())
+        elif path == "/chunked":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for chunk in CHUNKS:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
+        elif path == "/error":
+            self.reply(500, b'{"error":"internal"}')
+        else:
+            self.reply(404, b'{"error":"not found"}')
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path == "/echo":
+            self.reply(200, body, self.headers.get("Content-Type", "application/octet-stream"))
+        else:
+            self.reply(404, b'{"error":"not found"}')
+
+
+def main():
+    port = int(sys.argv[1])
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(f"READY {port}", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
