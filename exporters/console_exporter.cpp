@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <ctime>
 #include <map>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -31,33 +32,39 @@ constexpr std::string_view kMagenta = "\x1b[35m";
 constexpr std::string_view kCyan = "\x1b[36m";
 }  // namespace ansi
 
-// Length of the well-formed UTF-8 sequence starting at text[i] (RFC 3629: no overlongs, no
-// surrogates, nothing above U+10FFFF), or 0 when the byte there does not start one.
+// A UTF-8 lead byte (RFC 3629): sequence length, its payload bits, and the smallest code point a
+// sequence of that length may encode (anything smaller is an overlong encoding).
+struct Utf8Lead {
+  std::size_t length;
+  unsigned char payload_mask;
+  char32_t min_code_point;
+};
+
+std::optional<Utf8Lead> utf8_lead(unsigned char lead) {
+  if (lead >= 0xC2 && lead <= 0xDF) return Utf8Lead{2, 0x1F, 0x80};
+  if (lead >= 0xE0 && lead <= 0xEF) return Utf8Lead{3, 0x0F, 0x800};
+  if (lead >= 0xF0 && lead <= 0xF4) return Utf8Lead{4, 0x07, 0x10000};
+  return std::nullopt;
+}
+
+// Length of the well-formed UTF-8 sequence starting at text[i] (no overlongs, no surrogates,
+// nothing above U+10FFFF), or 0 when the byte there does not start one.
 std::size_t utf8_sequence_length(std::string_view text, std::size_t i, char32_t& code_point) {
   const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = byte(i);
-  std::size_t length = 0;
-  char32_t min_value = 0;
-  if (lead < 0x80) {
-    code_point = lead;
+  if (byte(i) < 0x80) {
+    code_point = byte(i);
     return 1;
-  } else if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2, code_point = lead & 0x1Fu, min_value = 0x80;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3, code_point = lead & 0x0Fu, min_value = 0x800;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4, code_point = lead & 0x07u, min_value = 0x10000;
-  } else {
-    return 0;
   }
-  if (i + length > text.size()) return 0;
-  for (std::size_t k = 1; k < length; ++k) {
+  const auto lead = utf8_lead(byte(i));
+  if (!lead || i + lead->length > text.size()) return 0;
+  code_point = byte(i) & lead->payload_mask;
+  for (std::size_t k = 1; k < lead->length; ++k) {
     if ((byte(i + k) & 0xC0u) != 0x80u) return 0;
     code_point = (code_point << 6) | (byte(i + k) & 0x3Fu);
   }
   const bool surrogate = code_point >= 0xD800 && code_point <= 0xDFFF;
-  if (code_point < min_value || code_point > 0x10FFFF || surrogate) return 0;
-  return length;
+  if (code_point < lead->min_code_point || code_point > 0x10FFFF || surrogate) return 0;
+  return lead->length;
 }
 
 bool is_control(char32_t code_point) {
@@ -366,7 +373,7 @@ std::string format_duration(std::uint64_t ns) {
   return {};
 }
 
-std::string render_trace_tree(std::vector<trace::Span> spans, const TreeStyle& style) {
+std::string render_trace_tree(const std::vector<trace::Span>& spans, const TreeStyle& style) {
   if (spans.empty()) return {};
   std::string out;
   append_header(out, spans, Painter(style.color));
@@ -481,11 +488,11 @@ void ConsoleExporter::take(PendingList::iterator it, std::vector<PendingTrace>& 
   by_last_arrival_.erase(it);
 }
 
-void ConsoleExporter::print(std::vector<PendingTrace>& ready) {
+void ConsoleExporter::print(const std::vector<PendingTrace>& ready) {
   if (ready.empty()) return;
   std::string text;
-  for (auto& trace : ready) {
-    text += render_trace_tree(std::move(trace.spans), style_);
+  for (const auto& trace : ready) {
+    text += render_trace_tree(trace.spans, style_);
     text += '\n';
   }
   const std::lock_guard lock(output_mutex_);

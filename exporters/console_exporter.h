@@ -28,7 +28,7 @@ struct TreeStyle {
 // Renders the spans of one trace as a header line and a tree: children under their parent ordered
 // by start time, spans whose parent is absent ("orphans") under the earliest root with a marker.
 // Text from captured traffic is made terminal-safe (invalid UTF-8 and control characters escaped).
-std::string render_trace_tree(std::vector<trace::Span> spans, const TreeStyle& style);
+std::string render_trace_tree(const std::vector<trace::Span>& spans, const TreeStyle& style);
 
 // "850ns", "12.3us", "1.25ms", "3.00s": three significant digits, the largest unit below 1000.
 std::string format_duration(std::uint64_t ns);
@@ -80,7 +80,7 @@ class ConsoleExporter final : public SpanExporter {
   void take_expired(std::uint64_t now, std::vector<PendingTrace>& ready);
   void take_all(std::vector<PendingTrace>& ready);
   void take(PendingList::iterator it, std::vector<PendingTrace>& ready);
-  void print(std::vector<PendingTrace>& ready);
+  void print(const std::vector<PendingTrace>& ready);
   void run_background_printer(const std::stop_token& stop);
   void stop_background_printer();
 
@@ -99,7 +99,7 @@ class ConsoleExporter final : public SpanExporter {
   bool reported_write_error_ = false;
 
   std::mutex wake_mutex_;
-  std::condition_variable_any wake_;
+  std::condition_variable_any wake_;  // lets shutdown interrupt the printer's sleep
   std::jthread background_printer_;
 };
 

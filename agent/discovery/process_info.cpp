@@ -150,17 +150,26 @@ void add_environment_identity(ProcessIdentity& identity, std::string_view enviro
   }
 }
 
-bool has_attribute(const trace::Resource& resource, std::string_view key) {
-  for (const auto& attribute : resource.attributes) {
-    if (attribute.key == key) return true;
+trace::Attribute* find_attribute(trace::Resource& resource, std::string_view key) {
+  for (auto& attribute : resource.attributes) {
+    if (attribute.key == key) return &attribute;
   }
-  return false;
+  return nullptr;
+}
+
+// A key the process declared twice keeps its last value, as in OpenTelemetry SDKs.
+void put_declared(trace::Resource& resource, const std::string& key, const std::string& value) {
+  if (auto* existing = find_attribute(resource, key)) {
+    existing->value = value;
+  } else {
+    resource.attributes.push_back({key, value});
+  }
 }
 
 // Values the process declared itself (OTEL_RESOURCE_ATTRIBUTES) win over what the agent observes,
 // as they would in an OpenTelemetry SDK.
 void add_observed(trace::Resource& resource, std::string key, trace::AttributeValue value) {
-  if (has_attribute(resource, key)) return;
+  if (find_attribute(resource, key) != nullptr) return;
   resource.attributes.push_back({std::move(key), std::move(value)});
 }
 
@@ -253,7 +262,7 @@ trace::Resource make_resource(const ProcessIdentity& identity, std::string_view 
   resource.service_name = service_name_of(identity);
   resource.attributes.push_back({"service.name", resource.service_name});
   for (const auto& [key, value] : identity.otel_resource_attributes) {
-    if (key != "service.name") add_observed(resource, key, value);
+    if (key != "service.name") put_declared(resource, key, value);
   }
   add_observed(resource, "process.pid", static_cast<std::int64_t>(identity.pid));
   add_observed(resource, "process.parent_pid", static_cast<std::int64_t>(identity.parent_pid));

@@ -63,8 +63,9 @@ std::vector<Json> parse_jsonl(std::string_view text, const std::string& origin) 
   return out;
 }
 
-// argv[0] as execvp would find it, resolved before fork so that the child only calls execve.
-std::string resolve_program(const std::string& name) {
+}  // namespace
+
+std::string which(const std::string& name) {
   if (name.find('/') != std::string::npos) return name;
   const char* path = std::getenv("PATH");
   std::istringstream dirs(path ? path : "/usr/bin:/bin");
@@ -74,6 +75,8 @@ std::string resolve_program(const std::string& name) {
   }
   throw std::runtime_error("cannot run " + name + ": not found in PATH");
 }
+
+namespace {
 
 std::vector<std::string> merged_environment(const std::map<std::string, std::string>& additions) {
   std::vector<std::string> env;
@@ -169,7 +172,7 @@ Subprocess::Subprocess(std::vector<std::string> argv, SubprocessOptions options)
   // A child that closed its stdin must not kill the test with SIGPIPE; children get the default back.
   signal(SIGPIPE, SIG_IGN);
 
-  const std::string program = resolve_program(argv_[0]);
+  const std::string program = which(argv_[0]);  // before fork: the child only calls execve
   std::vector<std::string> args = argv_;
   std::vector<std::string> env = merged_environment(options.env);
   const std::vector<char*> c_args = c_strings(args);
@@ -219,6 +222,7 @@ Subprocess::Subprocess(std::vector<std::string> argv, SubprocessOptions options)
   close(exec_error[0]);
   if (n == static_cast<ssize_t>(sizeof error)) {
     reap(true);
+    close_stdin();
     throw std::runtime_error("cannot run " + program + ": " + std::strerror(error));
   }
 }
@@ -363,6 +367,7 @@ std::vector<Json> read_jsonl(const fs::path& path) {
 }
 
 Agent Agent::attach(const std::vector<pid_t>& pids, std::vector<std::string> extra_args) {
+  if (pids.empty()) throw std::invalid_argument("Agent::attach: no pid");
   std::vector<std::string> args{"attach"};
   for (auto pid : pids) {
     args.push_back("--pid");
@@ -455,7 +460,8 @@ ProcessFacts process_facts(pid_t pid) {
   std::string cmdline = read_file(proc / "cmdline");
   while (!cmdline.empty() && cmdline.back() == '\0') cmdline.pop_back();
   std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-  return {pid, fs::read_symlink(proc / "exe").filename().string(), cmdline};
+  std::error_code gone;  // the process exited: empty facts
+  return {pid, fs::read_symlink(proc / "exe", gone).filename().string(), cmdline};
 }
 
 std::string host_name() {

@@ -29,6 +29,8 @@ inline constexpr Millis kSpanTimeout{5000};    // spans of traffic that already 
 // The paths the build gives the tests.
 std::string agent_binary();
 std::string workload(std::string_view name);
+// The executable execvp would run for `name` (searched in PATH unless it contains a slash).
+std::string which(const std::string& name);
 // The interpreter `python3` from PATH runs, past wrappers like pyenv shims (a second per start).
 std::string python3();
 
@@ -159,7 +161,8 @@ class Agent {
   Subprocess process_;
 };
 
-// What a span's resource must say about a process, read from /proc while it runs.
+// What a span's resource must say about a process, read from /proc while it runs (empty strings
+// once it has exited).
 struct ProcessFacts {
   pid_t pid = 0;
   std::string exe_name;      // basename of /proc/PID/exe

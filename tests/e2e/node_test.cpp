@@ -76,7 +76,7 @@ TEST(Node, ServerAndClientSpansForEveryRequest) {
 
   ASSERT_EQ(server_spans.size(), 4u);
   ASSERT_EQ(client_spans.size(), 4u);
-  const ProcessFacts client_facts{client_pid, "node", [&] {
+  const ProcessFacts client_facts{client_pid, std::filesystem::canonical(which("node")).filename().string(), [&] {
                                     std::string joined;
                                     for (const auto& a : command) joined += (joined.empty() ? "" : " ") + a;
                                     return joined;

@@ -22,6 +22,9 @@ struct Transfer {
   int status = 0;
 };
 
+// A uuid and a long hex string: both route segments become {id}.
+const char* const kOrderPath = "/orders/550e8400-e29b-41d4-a716-446655440000/items/9f86d081884c7d65";
+
 const char* const kWriteOut = "%{local_port} %{num_connects} %{size_download} %{response_code}\\n";
 
 std::vector<Transfer> parse_transfers(const std::string& out) {
@@ -66,37 +69,40 @@ TEST(PythonServer, OneKeepAliveConnectionGivesOneServerSpanPerRequest) {
                                        server.url("/users/7?verbose=1"), "-o", "/dev/null",
                                        server.url("/nope"), "-o", "/dev/null",
                                        server.url("/error"), "-o", "/dev/null",
+                                       server.url(kOrderPath), "-o", "/dev/null",
                                        "--next", "-s", "-w", kWriteOut, "-H", "Expect:",
                                        "-H", "Content-Type: application/octet-stream",
                                        "--data-binary", body, server.url("/echo"), "-o", "/dev/null"});
   ASSERT_EQ(curl.status, 0) << curl.err;
   const auto transfers = parse_transfers(curl.out);
-  ASSERT_EQ(transfers.size(), 5u) << curl.out;
+  ASSERT_EQ(transfers.size(), 6u) << curl.out;
   EXPECT_EQ(transfers[0].new_connections, 1);
   for (std::size_t i = 1; i < transfers.size(); ++i) {
     EXPECT_EQ(transfers[i].new_connections, 0) << "curl opened a new connection for request " << i;
     EXPECT_EQ(transfers[i].local_port, transfers[0].local_port);
   }
-  EXPECT_EQ(transfers[4].body_size, 5000) << "the server did not echo the body";
+  EXPECT_EQ(transfers[5].body_size, 5000) << "the server did not echo the body";
 
-  ASSERT_TRUE(agent.wait_for_spans(5)) << "spans so far: " << agent.spans().size();
+  ASSERT_TRUE(agent.wait_for_spans(6)) << "spans so far: " << agent.spans().size();
   const TimeWindow window{window_start.begin_ns, unix_now_ns()};
   const auto spans = sorted_by_start(agent.stop());
   EXPECT_EQ(agent.exit_status(), 0);
 
-  ASSERT_EQ(spans.size(), 5u);
+  ASSERT_EQ(spans.size(), 6u);
   expect_well_formed(spans, window, {server.pid()});
   EXPECT_EQ(names(spans), (std::vector<std::string>{"GET /users/{id}", "GET /users/{id}", "GET /nope", "GET /error",
-                                                    "POST /echo"}));
-  EXPECT_EQ(of_kind(spans, "SERVER").size(), 5u);
-  EXPECT_EQ(attrs(spans, "http.request.method"), (std::vector<Json>{"GET", "GET", "GET", "GET", "POST"}));
-  EXPECT_EQ(attrs(spans, "url.path"), (std::vector<Json>{"/users/42", "/users/7", "/nope", "/error", "/echo"}));
-  EXPECT_EQ(attrs(spans, "url.query"), (std::vector<Json>{nullptr, "verbose=1", nullptr, nullptr, nullptr}));
-  EXPECT_EQ(attrs(spans, "http.route"), (std::vector<Json>{"/users/{id}", "/users/{id}", "/nope", "/error", "/echo"}));
-  EXPECT_EQ(attrs(spans, "http.response.status_code"), (std::vector<Json>{200, 200, 404, 500, 200}));
-  EXPECT_EQ(status_codes(spans), (std::vector<Json>{"UNSET", "UNSET", "UNSET", "ERROR", "UNSET"}));
-  EXPECT_EQ(attrs(spans, "error.type"), (std::vector<Json>{nullptr, nullptr, nullptr, "500", nullptr}));
-  EXPECT_EQ(attrs(spans, "http.request.body.size"), (std::vector<Json>{0, 0, 0, 0, 5000}));
+                                                    "GET /orders/{id}/items/{id}", "POST /echo"}));
+  EXPECT_EQ(of_kind(spans, "SERVER").size(), 6u);
+  EXPECT_EQ(attrs(spans, "http.request.method"), (std::vector<Json>{"GET", "GET", "GET", "GET", "GET", "POST"}));
+  EXPECT_EQ(attrs(spans, "url.path"),
+            (std::vector<Json>{"/users/42", "/users/7", "/nope", "/error", kOrderPath, "/echo"}));
+  EXPECT_EQ(attrs(spans, "url.query"), (std::vector<Json>{nullptr, "verbose=1", nullptr, nullptr, nullptr, nullptr}));
+  EXPECT_EQ(attrs(spans, "http.route"), (std::vector<Json>{"/users/{id}", "/users/{id}", "/nope", "/error",
+                                                           "/orders/{id}/items/{id}", "/echo"}));
+  EXPECT_EQ(attrs(spans, "http.response.status_code"), (std::vector<Json>{200, 200, 404, 500, 404, 200}));
+  EXPECT_EQ(status_codes(spans), (std::vector<Json>{"UNSET", "UNSET", "UNSET", "ERROR", "UNSET", "UNSET"}));
+  EXPECT_EQ(attrs(spans, "error.type"), (std::vector<Json>{nullptr, nullptr, nullptr, "500", nullptr, nullptr}));
+  EXPECT_EQ(attrs(spans, "http.request.body.size"), (std::vector<Json>{0, 0, 0, 0, 0, 5000}));
   std::vector<Json> downloaded;
   for (const auto& t : transfers) downloaded.push_back(t.body_size);
   EXPECT_EQ(attrs(spans, "http.response.body.size"), downloaded);
@@ -126,7 +132,7 @@ TEST(PythonServer, OneKeepAliveConnectionGivesOneServerSpanPerRequest) {
 
   const auto stats = agent.stats();
   ASSERT_TRUE(stats) << agent.log();
-  EXPECT_EQ(stats->spans, 5u);
+  EXPECT_EQ(stats->spans, 6u);
   EXPECT_EQ(stats->parse_errors, 0u);
 }
 
@@ -144,7 +150,7 @@ TEST(PythonServer, ChunkedResponseBodySizeIsTheDecodedLength) {
   ASSERT_EQ(transfers.size(), 2u) << curl.out;
   ASSERT_EQ(transfers[1].new_connections, 0);
   const std::int64_t decoded = transfers[0].body_size;  // curl decodes the chunked encoding
-  EXPECT_EQ(decoded, 1050);
+  EXPECT_EQ(decoded, 12 + 34 + 1000 + 4);  // the chunks http_server.py writes
 
   ASSERT_TRUE(agent.wait_for_spans(2)) << "spans so far: " << agent.spans().size();
   const TimeWindow window{window_start.begin_ns, unix_now_ns()};

@@ -360,6 +360,21 @@ TEST(Http1ConnectionTest, TruncatedRequestHeadersStillPairWithTheResponse) {
   EXPECT_EQ(parser.stats().resyncs, 1u);
 }
 
+TEST(Http1ConnectionTest, InterimResponsesPerRequestAreBounded) {
+  Http1ConnectionParser parser(Role::Server, false);
+  parser.on_chunk(kIn, captured("GET / HTTP/1.1\r\n\r\n", 1, 2));
+  std::string interims;
+  for (int i = 0; i < 20; ++i) interims += "HTTP/1.1 102 Processing\r\n\r\n";
+  parser.on_chunk(kOut, captured(interims, 3, 4));
+  parser.on_chunk(kOut, captured("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 5, 6));
+  const auto records = exchanges(parser);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].interim.size(), 16u);
+  EXPECT_EQ(records[0].interim[0].status_code, 102);
+  EXPECT_EQ(records[0].response->status_code, 200);
+  EXPECT_EQ(parser.stats().unmatched_responses, 4u);
+}
+
 TEST(Http1ConnectionTest, GarbageOnBothDirectionsIsCounted) {
   Http1ConnectionParser parser(Role::Server, false);
   parser.on_chunk(kIn, captured("\x00\x01\x02\x03 not http"sv, 1, 2));

@@ -1,7 +1,6 @@
 // Replays connections recorded from real servers and clients (tests/fixtures/http1, see its
 // README) through the HTTP/1 parser, whole and cut up the ways the capture can cut them.
 #include <gtest/gtest.h>
-
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -255,7 +254,9 @@ TEST_P(Http1FixtureTest, UnknownRoleLearnsServerFromTheTraffic) {
 }
 
 INSTANTIATE_TEST_SUITE_P(RecordedConnections, Http1FixtureTest, ::testing::ValuesIn(fixture_cases()),
-                         [](const ::testing::TestParamInfo<FixtureCase>& param) { return std::string(param.param.name); });
+                         [](const ::testing::TestParamInfo<FixtureCase>& param) {
+                           return std::string(param.param.name);
+                         });
 
 TEST(Http1FixtureCaptureTest, TinyCaptureOfPipelinedResponsesLosesTheFollowingOnes) {
   // 256 bytes of the single 680-byte write holding three responses: the first response's body
@@ -264,8 +265,9 @@ TEST(Http1FixtureCaptureTest, TinyCaptureOfPipelinedResponsesLosesTheFollowingOn
   Http1ConnectionParser parser(Role::Server, false);
   ReplayOptions options;
   options.capture_limit = 256;
-  expect_exchanges(replay(parser, recorded, options),
-                   {{"GET", "/index.html", 200, 0, 44}, {"HEAD", "/index.html", 0, 0, 0}, {"GET", "/api/status", 0, 0, 0}});
+  expect_exchanges(
+      replay(parser, recorded, options),
+      {{"GET", "/index.html", 200, 0, 44}, {"HEAD", "/index.html", 0, 0, 0}, {"GET", "/api/status", 0, 0, 0}});
   EXPECT_EQ(parser.stats().resyncs, 1u);
   EXPECT_EQ(parser.stats().bytes_skipped, recorded[1].data.size() - 236 - 44);
 }

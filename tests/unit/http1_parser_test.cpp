@@ -190,7 +190,8 @@ TEST_F(Http1ParserTest, ParsesChunkedBodyWithExtensionsAndTrailers) {
 
 TEST_F(Http1ParserTest, ParsesChunkedBodyOneByteAtATime) {
   const std::string wire =
-      "POST /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;ext\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nT: v\r\n\r\n";
+      "POST /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;ext\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nT: "
+      "v\r\n\r\n";
   auto parser = requests();
   for (std::size_t i = 0; i < wire.size(); ++i) parser.feed(captured(std::string_view(wire).substr(i, 1), i, i), sink);
   ASSERT_EQ(sink.messages.size(), 1u);
@@ -383,7 +384,8 @@ TEST_F(Http1ParserTest, InterimResponsesHaveNoBody) {
 
 TEST_F(Http1ParserTest, SwitchingProtocolsStopsTheParser) {
   auto parser = responses();
-  parser.feed(captured("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello\x00"sv, 1, 2), sink);
+  parser.feed(captured("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello\x00"sv, 1, 2),
+              sink);
   ASSERT_EQ(sink.messages.size(), 1u);
   EXPECT_EQ(sink.messages[0].status_code, 101);
   EXPECT_TRUE(parser.stopped());
@@ -548,6 +550,101 @@ TEST_F(Http1ParserTest, TimingUsesReadExitForIngressAndWriteEntryForEgress) {
   EXPECT_EQ(sink.messages[1].start_ns, 1000u);
   EXPECT_EQ(sink.messages[1].end_ns, 6100u);
   EXPECT_EQ(sink.messages[1].tid, 13u);
+}
+
+TEST_F(Http1ParserTest, ChunkOfOnlyLineBreaksBetweenMessagesIsIgnored) {
+  auto parser = requests();
+  parser.feed(captured("GET /1 HTTP/1.1\r\n\r\n", 1, 2), sink);
+  parser.feed(captured("\r\n", 3, 4), sink);
+  parser.feed(captured("GET /2 HTTP/1.1\r\n\r\n", 5, 6), sink);
+  ASSERT_EQ(sink.messages.size(), 2u);
+  EXPECT_EQ(sink.messages[1].target, "/2");
+  EXPECT_EQ(sink.messages[1].start_ns, 6u);
+  EXPECT_EQ(stats.parse_errors, 0u);
+}
+
+TEST_F(Http1ParserTest, ResponseWhoseLastCodingIsNotChunkedEndsAtClose) {
+  auto parser = responses();
+  parser.feed(captured("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 3\r\n\r\n\x1f\x8b\x08\x00", 1, 2),
+              sink);
+  EXPECT_TRUE(sink.messages.empty());
+  parser.finish(sink);
+  ASSERT_EQ(sink.messages.size(), 1u);
+  EXPECT_EQ(sink.messages[0].body_bytes, 4u);
+  EXPECT_TRUE(sink.messages[0].body_complete);
+}
+
+TEST_F(Http1ParserTest, RequestWhoseLastCodingIsNotChunkedIsAParseError) {
+  auto parser = requests();
+  parser.feed(captured("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\nxyz", 1, 2), sink);
+  EXPECT_TRUE(sink.messages.empty());
+  EXPECT_EQ(stats.parse_errors, 1u);
+}
+
+TEST_F(Http1ParserTest, OverflowingChunkSizeIsAParseError) {
+  auto parser = responses();
+  parser.feed(captured("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000000000001\r\nx\r\n"
+                       "10000000000000000\r\n",
+                       1, 2),
+              sink);
+  ASSERT_EQ(sink.messages.size(), 1u);
+  EXPECT_EQ(sink.messages[0].body_bytes, 1u);  // leading zeros are fine, a 65-bit size is not
+  EXPECT_FALSE(sink.messages[0].body_complete);
+  EXPECT_EQ(stats.parse_errors, 1u);
+}
+
+TEST_F(Http1ParserTest, OverlongChunkExtensionIsAParseError) {
+  auto parser = responses();
+  parser.feed(captured("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;", 1, 2), sink);
+  const std::string extension(Http1Parser::kMaxChunkExtensionBytes, 'e');
+  parser.feed(captured(extension, 3, 4), sink);
+  ASSERT_EQ(sink.messages.size(), 1u);
+  EXPECT_FALSE(sink.messages[0].body_complete);
+  EXPECT_EQ(stats.parse_errors, 1u);
+}
+
+TEST_F(Http1ParserTest, HoleAfterTheLastChunkKeepsTheBodyComplete) {
+  auto parser = responses();
+  parser.feed(truncated("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-Tr", 80, 1, 2), sink);
+  ASSERT_EQ(sink.messages.size(), 1u);
+  EXPECT_EQ(sink.messages[0].body_bytes, 2u);
+  EXPECT_TRUE(sink.messages[0].body_complete);
+  EXPECT_EQ(stats.resyncs, 1u);
+}
+
+TEST_F(Http1ParserTest, UncapturedBytesAfterAParseErrorAreSkipped) {
+  auto parser = requests();
+  parser.feed(truncated("\x01\x02garbage", 4096, 1, 2), sink);
+  EXPECT_EQ(stats.parse_errors, 1u);
+  EXPECT_EQ(stats.bytes_skipped, 4096u);
+}
+
+TEST_F(Http1ParserTest, UncapturedBytesAfterSwitchingProtocolsAreIgnored) {
+  auto parser = responses();
+  parser.feed(truncated("HTTP/1.1 101 Switching Protocols\r\n\r\n", 9000, 1, 2), sink);
+  ASSERT_EQ(sink.messages.size(), 1u);
+  EXPECT_TRUE(parser.stopped());
+  EXPECT_EQ(stats.resyncs, 0u);
+  EXPECT_EQ(stats.bytes_skipped, 0u);
+}
+
+TEST_F(Http1ParserTest, HoleBeforeTheMethodEndsReportsNothing) {
+  auto parser = requests();
+  parser.feed(truncated("PROPF", 300, 1, 2), sink);
+  EXPECT_TRUE(sink.messages.empty());
+  EXPECT_EQ(stats.resyncs, 1u);
+  EXPECT_EQ(stats.parse_errors, 0u);
+}
+
+TEST_F(Http1ParserTest, HoleInsideStatusLineKeepsTheStatusOnceItIsWhole) {
+  auto parser = responses();
+  parser.feed(truncated("HTTP/1.1 50", 300, 1, 2), sink);
+  EXPECT_TRUE(sink.messages.empty());
+  parser.feed(truncated("HTTP/1.1 503 Serv", 300, 3, 4), sink);
+  ASSERT_EQ(sink.messages.size(), 1u);
+  EXPECT_EQ(sink.messages[0].status_code, 503);
+  EXPECT_EQ(sink.messages[0].reason, "Serv");
+  EXPECT_TRUE(sink.messages[0].headers_truncated);
 }
 
 TEST(Http1StartLineTest, RecognisesRequestLines) {

@@ -211,7 +211,7 @@ TEST(MakeResource, DeclaredAttributesWinOverObservedOnes) {
   ProcessIdentity identity;
   identity.pid = 5;
   identity.exe_name = "app";
-  identity.otel_resource_attributes = {{"host.name", "declared-host"}};
+  identity.otel_resource_attributes = {{"host.name", "first"}, {"host.name", "declared-host"}};
   const trace::Resource resource = make_resource(identity, "observed-host");
   EXPECT_EQ(string_attribute(resource, "host.name"), "declared-host");
   std::size_t host_names = 0;

@@ -41,8 +41,8 @@ TEST(HttpRouteTest, CollapsesIdentifierSegments) {
   EXPECT_EQ(http_route_from_target("/users/42/orders/7?expand=1"), "/users/{id}/orders/{id}");
   EXPECT_EQ(http_route_from_target("/items/0b8f7a4e-3c2d-4e1f-9a8b-7c6d5e4f3a2b"), "/items/{id}");
   EXPECT_EQ(http_route_from_target("/items/0B8F7A4E-3C2D-4E1F-9A8B-7C6D5E4F3A2B/x"), "/items/{id}/x");
-  EXPECT_EQ(http_route_from_target("/blobs/deadbeefcafebabe"), "/blobs/{id}");      // 16 hex
-  EXPECT_EQ(http_route_from_target("/commits/3f2a9c1e"), "/commits/{id}");          // 8 hex with a digit
+  EXPECT_EQ(http_route_from_target("/blobs/deadbeefcafebabe"), "/blobs/{id}");  // 16 hex
+  EXPECT_EQ(http_route_from_target("/commits/3f2a9c1e"), "/commits/{id}");      // 8 hex with a digit
   EXPECT_EQ(http_route_from_target("http://h:1/v2/77"), "/v2/{id}");
 }
 
@@ -54,9 +54,7 @@ TEST(HttpRouteTest, KeepsWordsThatOnlyLookHexadecimal) {
   EXPECT_EQ(http_route_from_target("/x/0b8f7a4e-3c2d-4e1f-9a8b-7c6d5e4f3a2"), "/x/0b8f7a4e-3c2d-4e1f-9a8b-7c6d5e4f3a2");
 }
 
-TEST(HttpRouteTest, KeepsEmptySegments) {
-  EXPECT_EQ(http_route_from_target("//a//1"), "//a//{id}");
-}
+TEST(HttpRouteTest, KeepsEmptySegments) { EXPECT_EQ(http_route_from_target("//a//1"), "//a//{id}"); }
 
 }  // namespace
 }  // namespace zt::protocols::http1

@@ -57,18 +57,21 @@ bool Http1ConnectionParser::infer_role(Direction dir, std::string_view data) {
   return true;
 }
 
+Direction Http1ConnectionParser::request_direction() const {
+  return role_ == Role::Server ? Direction::Ingress : Direction::Egress;
+}
+
 void Http1ConnectionParser::create_parsers() {
-  const Direction requests = role_ == Role::Server ? Direction::Ingress : Direction::Egress;
+  const Direction requests = request_direction();
   const Direction responses = opposite(requests);
   request_parser_.emplace(MessageKind::Request, requests, midstream_ || skipped_before_role_[index_of(requests)],
                           stats_);
-  response_parser_.emplace(MessageKind::Response, responses,
-                           midstream_ || skipped_before_role_[index_of(responses)], stats_);
+  response_parser_.emplace(MessageKind::Response, responses, midstream_ || skipped_before_role_[index_of(responses)],
+                           stats_);
 }
 
 Http1Parser& Http1ConnectionParser::parser_for(Direction dir) {
-  const Direction requests = role_ == Role::Server ? Direction::Ingress : Direction::Egress;
-  return dir == requests ? *request_parser_ : *response_parser_;
+  return dir == request_direction() ? *request_parser_ : *response_parser_;
 }
 
 void Http1ConnectionParser::on_message(HttpMessage&& message) {

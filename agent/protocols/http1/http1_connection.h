@@ -49,6 +49,7 @@ class Http1ConnectionParser final : public ConnectionParser, private Http1Messag
   // The request whose body is still arriving, when the next response answers it.
   const HttpMessage* request_still_arriving() const;
   bool infer_role(Direction dir, std::string_view data);
+  Direction request_direction() const;
   void create_parsers();
   Http1Parser& parser_for(Direction dir);
   void on_request(HttpMessage&& request);

@@ -10,7 +10,9 @@ namespace {
 constexpr std::size_t kMaxMethodLength = 20;
 constexpr std::string_view kVersionPrefix = "HTTP/1.";
 constexpr std::size_t kVersionNumberOffset = 5;  // "1.1" in "HTTP/1.1"
-constexpr std::size_t kStatusCodeEnd = 12;  // "HTTP/1.1 200"
+constexpr std::size_t kStatusSpace = 8;          // "HTTP/1.1 200": the space after the version
+constexpr std::size_t kStatusCodeBegin = 9;
+constexpr std::size_t kStatusCodeEnd = 12;
 // Enough of an unfinished start line to reject garbage early without rescanning long targets.
 constexpr std::size_t kStartLinePrefixCheckBytes = 64;
 // A buffer grown by a large header block is released rather than kept per idle connection.
@@ -93,12 +95,11 @@ LineCheck check_request_line(std::string_view s) {
 LineCheck check_status_line(std::string_view s) {
   const LineCheck version_check = check_version(s);
   if (version_check != LineCheck::Valid) return version_check;
-  for (std::size_t i = kVersionPrefix.size() + 1; i < kStatusCodeEnd; ++i) {
+  if (s.size() == kStatusSpace) return LineCheck::Incomplete;
+  if (s[kStatusSpace] != ' ') return LineCheck::Invalid;
+  for (std::size_t i = kStatusCodeBegin; i < kStatusCodeEnd; ++i) {
     if (i == s.size()) return LineCheck::Incomplete;
-    const bool ok = i == kVersionPrefix.size() + 1 ? s[i] == ' '
-                    : i == kVersionPrefix.size() + 2 ? s[i] >= '1' && s[i] <= '9'
-                                                     : is_digit(s[i]);
-    if (!ok) return LineCheck::Invalid;
+    if (!is_digit(s[i]) || (i == kStatusCodeBegin && s[i] == '0')) return LineCheck::Invalid;
   }
   std::string_view rest = s.substr(kStatusCodeEnd);
   if (rest.empty()) return LineCheck::Incomplete;
@@ -157,8 +158,10 @@ void parse_request_line(std::string_view line, HttpMessage& message) {
 // A line validated by check_status_line.
 void parse_status_line(std::string_view line, HttpMessage& message) {
   message.version.assign(line.substr(kVersionNumberOffset, 3));
-  const std::size_t code_begin = kVersionPrefix.size() + 2;
-  message.status_code = (line[code_begin] - '0') * 100 + (line[code_begin + 1] - '0') * 10 + (line[code_begin + 2] - '0');
+  message.status_code = 0;
+  for (std::size_t i = kStatusCodeBegin; i < kStatusCodeEnd; ++i) {
+    message.status_code = message.status_code * 10 + (line[i] - '0');
+  }
   if (line.size() > kStatusCodeEnd) message.reason.assign(line.substr(kStatusCodeEnd + 1));
 }
 
@@ -231,7 +234,8 @@ bool parse_content_length(std::string_view value, std::uint64_t& length, bool& s
 
 bool last_coding_is_chunked(std::string_view transfer_encoding) {
   const std::size_t comma = transfer_encoding.rfind(',');
-  const std::string_view last = comma == std::string_view::npos ? transfer_encoding : transfer_encoding.substr(comma + 1);
+  const std::string_view last =
+      comma == std::string_view::npos ? transfer_encoding : transfer_encoding.substr(comma + 1);
   return iequals(trim(last), "chunked");
 }
 
@@ -342,8 +346,8 @@ void Http1Parser::consume_headers(std::string_view& data, const Chunk& chunk, Ht
     fail(data, buffered, sink);
     return;
   }
-  const Framing framing = kind_ == MessageKind::Request ? request_framing()
-                                                       : response_framing(sink.method_of_answered_request());
+  const Framing framing =
+      kind_ == MessageKind::Request ? request_framing() : response_framing(sink.method_of_answered_request());
   if (!framing.valid) {
     fail(data, buffered, sink);
     return;
@@ -386,20 +390,24 @@ Http1Parser::Framing Http1Parser::request_framing() const {
 
 Http1Parser::Framing Http1Parser::response_framing(std::string_view request_method) const {
   const int status = current_.status_code;
-  if (status == 101) return {BodyFraming::None, 0, true, true};
-  if (status < 200) return {};
-  if (request_method == "CONNECT" && status < 300) return {BodyFraming::None, 0, true, true};
-  if (request_method == "HEAD" || status == 204 || status == 304) return {};
+  Framing no_body;
+  Framing protocol_change;
+  protocol_change.stop_after = true;
+  if (status == 101) return protocol_change;
+  if (request_method == "CONNECT" && status >= 200 && status < 300) return protocol_change;
+  if (status < 200 || status == 204 || status == 304 || request_method == "HEAD") return no_body;
   Framing framing = request_framing();
   if (framing.body == BodyFraming::Chunked && !framing.valid) {
-    return {BodyFraming::UntilClose, 0, false, true};  // a response may end its body by closing
+    framing.body = BodyFraming::UntilClose;  // unlike a request, a response may end its body by closing
+    framing.valid = true;
+  } else if (framing.body == BodyFraming::None && framing.valid) {
+    framing.body = BodyFraming::UntilClose;
   }
-  if (framing.body == BodyFraming::None && framing.valid) framing.body = BodyFraming::UntilClose;
   return framing;
 }
 
 void Http1Parser::begin_body(Framing framing, Http1MessageSink& sink) {
-  header_buf_.clear();
+  release_header_buffer();
   stop_after_ = framing.stop_after;
   if (framing.body == BodyFraming::None ||
       (framing.body == BodyFraming::ContentLength && framing.content_length == 0)) {
@@ -640,11 +648,7 @@ void Http1Parser::reset_message() {
   current_.is_request = kind_ == MessageKind::Request;
   last_byte_end_ns_ = 0;
   stop_after_ = false;
-  if (header_buf_.capacity() > kRetainedHeaderBufferBytes) {
-    std::string().swap(header_buf_);
-  } else {
-    header_buf_.clear();
-  }
+  release_header_buffer();
   line_start_ = 0;
   start_line_checked_ = false;
   framing_ = BodyFraming::None;
@@ -653,6 +657,14 @@ void Http1Parser::reset_message() {
   chunk_remaining_ = 0;
   chunk_size_has_digits_ = false;
   framing_bytes_ = 0;
+}
+
+void Http1Parser::release_header_buffer() {
+  if (header_buf_.capacity() > kRetainedHeaderBufferBytes) {
+    std::string().swap(header_buf_);
+  } else {
+    header_buf_.clear();
+  }
 }
 
 void Http1Parser::note_bytes_from(const Chunk& chunk) { last_byte_end_ns_ = std::max(last_byte_end_ns_, chunk.end_ns); }

@@ -102,6 +102,7 @@ class Http1Parser {
   void fail(std::string_view& data, std::uint64_t dropped_before, Http1MessageSink& sink);
   void enter_resync();
   void reset_message();
+  void release_header_buffer();
   void note_bytes_from(const Chunk& chunk);
   std::uint64_t first_byte_ns(const Chunk& chunk) const;
 
@@ -114,8 +115,8 @@ class Http1Parser {
   std::uint64_t last_byte_end_ns_ = 0;
   bool stop_after_ = false;
 
-  std::string header_buf_;        // header block bytes, only while the block spans chunks
-  std::size_t line_start_ = 0;    // start of the incomplete line in header_buf_
+  std::string header_buf_;      // header block bytes, only while the block spans chunks
+  std::size_t line_start_ = 0;  // start of the incomplete line in header_buf_
   bool start_line_checked_ = false;
 
   BodyFraming framing_ = BodyFraming::None;

@@ -35,7 +35,8 @@ bool is_identifier_segment(std::string_view segment) {
 // RFC 3986 scheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
 bool is_scheme(std::string_view s) {
   if (s.empty() || !is_alpha(s.front())) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return is_alpha(c) || is_digit(c) || c == '+' || c == '-' || c == '.'; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return is_alpha(c) || is_digit(c) || c == '+' || c == '-' || c == '.'; });
 }
 
 }  // namespace

@@ -1,0 +1,149 @@
+// libFuzzer target: drives the HTTP/1 connection parser with chunk sequences derived from the
+// input, the way the capture can deliver them (both directions, truncated, lost, any order).
+//
+// Input layout (all little-endian, read front to back; see README.md):
+//   setup byte: bits 0-1 role (1 client, 2 server, else unknown), bit 2 midstream,
+//               bit 3 create the parser through detect_protocol
+//   then per chunk:
+//     control byte: bit 0 ingress, bit 1 gap, bit 2 truncated, bit 3 take records afterwards,
+//                   bits 4-7 time between chunks
+//     u16 captured length, then (truncated or gap) u16 uncaptured length in units of 64 bytes,
+//     then the captured bytes (a gap keeps them out of the chunk)
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <string_view>
+#include <variant>
+
+#include "protocols/detector.h"
+#include "protocols/http1/http1_connection.h"
+
+namespace {
+
+using zt::protocols::Chunk;
+using zt::protocols::ConnectionParser;
+using zt::protocols::Direction;
+using zt::protocols::HttpExchange;
+using zt::protocols::HttpMessage;
+using zt::protocols::Role;
+
+constexpr int kMaxDetectionAttempts = 4;
+constexpr std::uint64_t kUncapturedUnit = 64;
+
+class InputReader {
+ public:
+  InputReader(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
+  bool empty() const { return offset_ == size_; }
+  std::uint8_t byte() { return empty() ? 0 : data_[offset_++]; }
+  std::uint16_t u16() {
+    const std::uint16_t low = byte();
+    return static_cast<std::uint16_t>(low | (byte() << 8));
+  }
+  std::string_view bytes(std::size_t count) {
+    count = std::min(count, size_ - offset_);
+    const std::string_view out(reinterpret_cast<const char*>(data_ + offset_), count);
+    offset_ += count;
+    return out;
+  }
+
+ private:
+  const std::uint8_t* data_;
+  std::size_t size_;
+  std::size_t offset_ = 0;
+};
+
+Role role_from(std::uint8_t bits) {
+  switch (bits & 3) {
+    case 1:
+      return Role::Client;
+    case 2:
+      return Role::Server;
+    default:
+      return Role::Unknown;
+  }
+}
+
+void check(bool condition) {
+  if (!condition) std::abort();
+}
+
+void check_message(const HttpMessage& message, bool is_request) {
+  check(message.is_request == is_request);
+  check(message.start_ns <= message.end_ns);
+  check(message.header_bytes <= zt::protocols::http1::Http1Parser::kMaxHeaderBlockBytes);
+  if (is_request) {
+    check(!message.method.empty());
+  } else {
+    check(message.status_code >= 100 && message.status_code <= 999);
+  }
+}
+
+void drain(ConnectionParser& parser) {
+  for (const auto& record : parser.take_records()) {
+    const auto& exchange = std::get<HttpExchange>(record);
+    check_message(exchange.request, true);
+    for (const HttpMessage& interim : exchange.interim) {
+      check_message(interim, false);
+      check(interim.status_code < 200 && interim.status_code != 101);
+    }
+    if (exchange.response) {
+      check_message(*exchange.response, false);
+      check(exchange.response->status_code >= 200 || exchange.response->status_code == 101);
+    }
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  InputReader in(data, size);
+  const std::uint8_t setup = in.byte();
+  const Role role = role_from(setup);
+  const bool midstream = (setup & 4) != 0;
+  const bool through_detector = (setup & 8) != 0;
+
+  std::unique_ptr<ConnectionParser> parser;
+  if (!through_detector) parser = std::make_unique<zt::protocols::http1::Http1ConnectionParser>(role, midstream);
+  int detection_attempts = 0;
+  std::uint64_t clock_ns = 1;
+  std::uint64_t positions[2] = {0, 0};
+
+  while (!in.empty()) {
+    const std::uint8_t control = in.byte();
+    const Direction dir = (control & 1) != 0 ? Direction::Ingress : Direction::Egress;
+    const bool gap = (control & 2) != 0;
+    const bool truncated = (control & 4) != 0;
+    const std::size_t captured_length = in.u16();
+    const std::uint64_t uncaptured = gap || truncated ? in.u16() * kUncapturedUnit : 0;
+    const std::string_view captured = in.bytes(captured_length);
+
+    Chunk chunk;
+    chunk.position = positions[static_cast<int>(dir)];
+    chunk.data = gap ? std::string_view{} : captured;
+    chunk.size = (gap ? 0 : captured.size()) + uncaptured;
+    chunk.gap = gap;
+    chunk.start_ns = clock_ns;
+    chunk.end_ns = clock_ns + (control >> 4);
+    chunk.tid = control;
+    clock_ns = chunk.end_ns + 1;
+    positions[static_cast<int>(dir)] += chunk.size;
+
+    if (!parser) {
+      if (detection_attempts++ == kMaxDetectionAttempts) return 0;
+      parser = zt::protocols::detect_protocol(dir, chunk, role, midstream || detection_attempts > 1);
+      if (!parser) continue;
+      check(role == Role::Unknown || parser->role() == role);
+    }
+    parser->on_chunk(dir, chunk);
+    if ((control & 8) != 0) drain(*parser);
+  }
+  if (parser) {
+    parser->on_close(clock_ns);
+    drain(*parser);
+    const auto& stats = parser->stats();
+    check(stats.resyncs >= stats.parse_errors);  // every parse error resynchronises
+  }
+  return 0;
+}
