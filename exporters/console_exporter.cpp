@@ -292,7 +292,8 @@ void append_summary_line(std::string& out, const Span& span, Placement placement
     paint.append(out, ansi::kMagenta, "[orphan: parent " + trace::to_hex(span.parent_span_id) + " not seen]");
   } else if (placement == Placement::CycleCut) {
     out += "  ";
-    paint.append(out, ansi::kMagenta, "[orphan: parent " + trace::to_hex(span.parent_span_id) + " is its own descendant]");
+    paint.append(out, ansi::kMagenta,
+                 "[orphan: parent " + trace::to_hex(span.parent_span_id) + " is its own descendant]");
   }
   out += '\n';
 }
@@ -328,8 +329,8 @@ void append_tree(std::string& out, const std::vector<Span>& spans, const TraceTr
   const Painter paint(style.color);
   struct Pending {
     std::size_t span;
-    std::string own_prefix;       // drawn before the span's summary line
-    std::string subtree_prefix;   // drawn before everything beneath it
+    std::string own_prefix;      // drawn before the span's summary line
+    std::string subtree_prefix;  // drawn before everything beneath it
   };
   std::vector<Pending> stack;
   for (auto it = tree.top_level.rbegin(); it != tree.top_level.rend(); ++it) stack.push_back({*it, "", ""});

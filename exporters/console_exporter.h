@@ -21,8 +21,8 @@ namespace zt::exporters {
 
 // How one trace is drawn; see docs/span-schema.md for an example.
 struct TreeStyle {
-  bool color = false;            // ANSI escape sequences
-  bool show_attributes = true;   // an indented `key=value` line under each span
+  bool color = false;           // ANSI escape sequences
+  bool show_attributes = true;  // an indented `key=value` line under each span
 };
 
 // Renders the spans of one trace as a header line and a tree: children under their parent ordered
@@ -46,8 +46,7 @@ class ConsoleExporter final : public SpanExporter {
   // Writes to `out`, which must outlive the exporter.
   ConsoleExporter(std::ostream& out, const ExporterOptions& opts, ConsoleTiming timing = {});
   // Writes to a stream it owns (console=FILE); `owned_out` must not be null.
-  ConsoleExporter(std::unique_ptr<std::ostream> owned_out, const ExporterOptions& opts,
-                  ConsoleTiming timing = {});
+  ConsoleExporter(std::unique_ptr<std::ostream> owned_out, const ExporterOptions& opts, ConsoleTiming timing = {});
   ~ConsoleExporter() override;
   ConsoleExporter(const ConsoleExporter&) = delete;
   ConsoleExporter& operator=(const ConsoleExporter&) = delete;

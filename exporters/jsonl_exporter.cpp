@@ -113,9 +113,10 @@ std::uint64_t JsonlExporter::write_errors() const {
 
 void JsonlExporter::record_write_error(int error_number) {
   if (write_errors_++ == 0) {
-    spdlog::error("jsonl exporter: writing spans failed: {}; spans are dropped until writes succeed again, "
-                  "further errors are counted, not logged",
-                  std::strerror(error_number));
+    spdlog::error(
+        "jsonl exporter: writing spans failed: {}; spans are dropped until writes succeed again, "
+        "further errors are counted, not logged",
+        std::strerror(error_number));
   }
 }
 

@@ -7,9 +7,9 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
-#include <filesystem>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -61,7 +61,8 @@ std::optional<std::int64_t> as_integer(const YAML::Node& node) {
 
 bool is_power_of_two(std::int64_t value) { return value > 0 && (value & (value - 1)) == 0; }
 
-using KeyHandler = std::function<Result<void>(const std::string& key, const YAML::Node& value, const std::string& path)>;
+using KeyHandler =
+    std::function<Result<void>(const std::string& key, const YAML::Node& value, const std::string& path)>;
 
 class ConfigParser {
  public:
@@ -73,13 +74,13 @@ class ConfigParser {
     if (!root.IsMap()) {
       return error_at("", "expected a mapping of settings (" + join(kTopLevelKeys, ", ") + "), got " + describe(root));
     }
-    auto parsed = for_each_key(root, "", kTopLevelKeys, [&](const std::string& key, const YAML::Node& value,
-                                                           const std::string& path) -> Result<void> {
+    const KeyHandler read_setting = [&](const std::string& key, const YAML::Node& value, const std::string& path) {
       if (key == "select") return parse_select(value, path, config.select);
       if (key == "capture_bytes") return parse_capture_bytes(value, path, config.capture_bytes);
       if (key == "outputs") return parse_outputs(value, path, config.outputs);
       return parse_log_level(value, path, config.log_level);
-    });
+    };
+    auto parsed = for_each_key(root, "", kTopLevelKeys, read_setting);
     if (!parsed) return parsed.error();
     return config;
   }
@@ -124,13 +125,13 @@ class ConfigParser {
       return error_at(path, "expected a rule with any of " + join(kRuleKeys, ", ") + ", got " + describe(node));
     }
     SelectorRule rule;
-    auto parsed = for_each_key(node, path, kRuleKeys, [&](const std::string& key, const YAML::Node& value,
-                                                         const std::string& key_path) -> Result<void> {
+    const KeyHandler read_field = [&](const std::string& key, const YAML::Node& value, const std::string& key_path) {
       if (key == "exe_name") return parse_glob(value, key_path, rule.exe_name);
       if (key == "exe_path") return parse_glob(value, key_path, rule.exe_path);
       if (key == "port") return parse_bounded(value, key_path, 1, 65535, rule.port);
       return parse_bounded(value, key_path, 1, kMaxPid, rule.pid);
-    });
+    };
+    auto parsed = for_each_key(node, path, kRuleKeys, read_field);
     if (!parsed) return parsed.error();
     if (!rule.exe_name && !rule.exe_path && !rule.port && !rule.pid) {
       return error_at(path, "a rule needs at least one of " + join(kRuleKeys, ", "));
@@ -151,14 +152,15 @@ class ConfigParser {
                              std::optional<Integer>& target) const {
     const auto value = as_integer(node);
     if (!value || *value < min || *value > max) {
-      return error_at(path, "expected an integer " + std::to_string(min) + ".." + std::to_string(max) + ", got " +
-                                describe(node));
+      return error_at(
+          path, "expected an integer " + std::to_string(min) + ".." + std::to_string(max) + ", got " + describe(node));
     }
     target = static_cast<Integer>(*value);
     return {};
   }
 
-  Result<void> parse_capture_bytes(const YAML::Node& node, const std::string& path, std::uint32_t& capture_bytes) const {
+  Result<void> parse_capture_bytes(const YAML::Node& node, const std::string& path,
+                                   std::uint32_t& capture_bytes) const {
     const auto value = as_integer(node);
     if (!value || *value < kMinCaptureBytes || *value > kMaxCaptureBytes || !is_power_of_two(*value)) {
       return error_at(path, "expected a power of two " + std::to_string(kMinCaptureBytes) + ".." +
@@ -184,7 +186,8 @@ class ConfigParser {
   }
 
   Result<void> parse_log_level(const YAML::Node& node, const std::string& path, std::string& log_level) const {
-    const bool known = node.IsScalar() && std::find(kLogLevels.begin(), kLogLevels.end(), node.Scalar()) != kLogLevels.end();
+    const bool known =
+        node.IsScalar() && std::find(kLogLevels.begin(), kLogLevels.end(), node.Scalar()) != kLogLevels.end();
     if (!known) return error_at(path, "expected one of " + join(kLogLevels, ", ") + ", got " + describe(node));
     log_level = node.Scalar();
     return {};
@@ -211,7 +214,8 @@ Result<Config> parse_config(std::string_view yaml_text, std::string_view origin)
 
 Result<Config> load_config(const std::string& path) {
   std::error_code ignored;
-  if (std::filesystem::is_directory(path, ignored)) return make_error("cannot read config " + path + ": is a directory");
+  if (std::filesystem::is_directory(path, ignored))
+    return make_error("cannot read config " + path + ": is a directory");
   std::ifstream file(path, std::ios::binary);
   if (!file) return make_error("cannot read config " + path + ": " + std::strerror(errno));
   std::ostringstream text;

@@ -12,7 +12,7 @@
 namespace zt::discovery {
 
 struct Config {
-  std::vector<SelectorRule> select;   // empty: every process on the node except the agent
+  std::vector<SelectorRule> select;    // empty: every process on the node except the agent
   std::uint32_t capture_bytes = 4096;  // payload prefix captured per syscall
   std::vector<std::string> outputs;    // exporter specs ("console", "jsonl=FILE"); empty: not set
   std::string log_level = "info";      // trace, debug, info, warn, error

@@ -2,9 +2,8 @@
 
 #include <fcntl.h>
 #include <limits.h>
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
@@ -16,11 +15,9 @@ namespace zt::discovery {
 namespace {
 
 constexpr std::string_view kUnknownService = "unknown_service";  // OpenTelemetry's name for "not known"
-constexpr std::string_view kDeletedSuffix = " (deleted)";          // exe replaced on disk while running
+constexpr std::string_view kDeletedSuffix = " (deleted)";        // exe replaced on disk while running
 
-std::string pid_dir(const std::string& proc_root, std::uint32_t pid) {
-  return proc_root + "/" + std::to_string(pid);
-}
+std::string pid_dir(const std::string& proc_root, std::uint32_t pid) { return proc_root + "/" + std::to_string(pid); }
 
 std::vector<std::string_view> split(std::string_view text, char separator) {
   std::vector<std::string_view> parts;

@@ -22,10 +22,10 @@ struct ProcessIdentity {
   std::uint32_t parent_pid = 0;
   // /proc/PID/stat field 22, clock ticks after boot: a pid reused by a new process has another.
   std::uint64_t start_time_ticks = 0;
-  std::string comm;          // kernel's name (15 bytes at most): basename of the file exec'd
-  std::string exe_path;      // target of /proc/PID/exe; empty for kernel threads or without permission
-  std::string exe_name;      // basename of exe_path (python3 -> "python3.11"), else comm
-  std::string command_line;  // argv joined by spaces, an empty argument shown as ""
+  std::string comm;               // kernel's name (15 bytes at most): basename of the file exec'd
+  std::string exe_path;           // target of /proc/PID/exe; empty for kernel threads or without permission
+  std::string exe_name;           // basename of exe_path (python3 -> "python3.11"), else comm
+  std::string command_line;       // argv joined by spaces, an empty argument shown as ""
   std::string otel_service_name;  // OTEL_SERVICE_NAME from the environment, empty if unset
   // OTEL_RESOURCE_ATTRIBUTES, percent-decoded, in order; empty when unset or malformed.
   std::vector<std::pair<std::string, std::string>> otel_resource_attributes;
@@ -33,12 +33,14 @@ struct ProcessIdentity {
 
 // Reads /proc/PID/{stat,exe,cmdline,environ} under `proc_root`. Fails only when the process is
 // gone (stat unreadable); unreadable exe or environ (permissions) leave those fields empty.
-Result<ProcessIdentity> read_process_identity(std::uint32_t pid, const std::string& proc_root = std::string(kDefaultProcRoot));
+Result<ProcessIdentity> read_process_identity(std::uint32_t pid,
+                                              const std::string& proc_root = std::string(kDefaultProcRoot));
 
 bool process_exists(std::uint32_t pid, const std::string& proc_root = std::string(kDefaultProcRoot));
 
 // Start time of a running process (stat field 22), for telling a reused pid apart.
-Result<std::uint64_t> read_start_time_ticks(std::uint32_t pid, const std::string& proc_root = std::string(kDefaultProcRoot));
+Result<std::uint64_t> read_start_time_ticks(std::uint32_t pid,
+                                            const std::string& proc_root = std::string(kDefaultProcRoot));
 
 // Parses OTEL_RESOURCE_ATTRIBUTES ("k1=v1,k2=v2", values percent-encoded, whitespace around keys
 // and values trimmed). As the OpenTelemetry spec asks, a malformed value is rejected as a whole.

@@ -61,7 +61,7 @@ void add_listening_sockets_from(const std::string& tcp_table_path, std::map<std:
 // Listening sockets of every network namespace the processes use. Socket inodes are unique
 // across namespaces, so one map holds them all.
 std::map<std::uint64_t, std::uint16_t> listening_sockets_of_all_namespaces(const std::string& proc_root,
-                                                                         const std::vector<std::uint32_t>& pids) {
+                                                                           const std::vector<std::uint32_t>& pids) {
   std::map<std::uint64_t, std::uint16_t> ports;
   add_listening_sockets_from(proc_root + "/net/tcp", ports);
   add_listening_sockets_from(proc_root + "/net/tcp6", ports);

@@ -101,7 +101,8 @@ TEST(Exec, StoppingTheAgentStopsTheCommand) {
   ASSERT_GT(server, 0) << agent.log();
   ASSERT_TRUE(agent.process().wait_for_line(Stream::Out, "READY " + std::to_string(port))) << agent.log();
 
-  const auto curl = run_to_completion({"curl", "-s", "-o", "/dev/null", "http://127.0.0.1:" + std::to_string(port) + "/users/9"});
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/users/9";
+  const auto curl = run_to_completion({"curl", "-s", "-o", "/dev/null", url});
   ASSERT_EQ(curl.status, 0) << curl.err;
   ASSERT_TRUE(agent.wait_for_spans(1));
 

@@ -20,6 +20,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
+#include <utility>
 
 extern char** environ;
 
@@ -33,6 +35,43 @@ constexpr std::uint64_t kMaxSpanDurationNs = 5'000'000'000;  // nothing in these
 constexpr std::size_t kReportedBadSpans = 10;
 
 std::string system_error(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+// Owns a file descriptor; -1 when empty.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(Fd&& other) noexcept : fd_(other.release()) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = other.release();
+    }
+    return *this;
+  }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+  void reset() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+// Both ends of a close-on-exec pipe.
+std::pair<Fd, Fd> make_pipe() {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error(system_error("pipe2"));
+  return {Fd(p[0]), Fd(p[1])};
+}
+
+Fd open_file(const fs::path& path, int flags) {
+  Fd fd(open(path.c_str(), flags | O_CLOEXEC, 0644));
+  if (fd.get() < 0) throw std::runtime_error(system_error("open " + path.string()));
+  return fd;
+}
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -178,21 +217,15 @@ Subprocess::Subprocess(std::vector<std::string> argv, SubprocessOptions options)
   const std::vector<char*> c_args = c_strings(args);
   const std::vector<char*> c_env = c_strings(env);
 
-  const int out_fd = open((dir_ / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  const int err_fd = open((dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  int in_fd = -1;
+  const Fd out_fd = open_file(dir_ / "stdout", O_WRONLY | O_CREAT | O_TRUNC);
+  const Fd err_fd = open_file(dir_ / "stderr", O_WRONLY | O_CREAT | O_TRUNC);
+  Fd in_fd, stdin_writer;
   if (options.stdin_pipe) {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error(system_error("pipe2"));
-    in_fd = p[0];
-    stdin_fd_ = p[1];
+    std::tie(in_fd, stdin_writer) = make_pipe();
   } else {
-    in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    in_fd = open_file("/dev/null", O_RDONLY);
   }
-  int exec_error[2];
-  if (out_fd < 0 || err_fd < 0 || in_fd < 0 || pipe2(exec_error, O_CLOEXEC) != 0) {
-    throw std::runtime_error(system_error("cannot set up the child's files"));
-  }
+  auto [error_reader, error_writer] = make_pipe();  // the child's execve errno, if it fails
 
   const pid_t parent = getpid();
   pid_ = fork();
@@ -206,25 +239,23 @@ Subprocess::Subprocess(std::vector<std::string> argv, SubprocessOptions options)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     signal(SIGPIPE, SIG_DFL);
-    if (dup2(in_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 || dup2(err_fd, STDERR_FILENO) < 0) _exit(127);
+    if (dup2(in_fd.get(), STDIN_FILENO) < 0 || dup2(out_fd.get(), STDOUT_FILENO) < 0 ||
+        dup2(err_fd.get(), STDERR_FILENO) < 0) {
+      _exit(127);
+    }
     execve(program.c_str(), c_args.data(), c_env.data());
     const int error = errno;
-    if (write(exec_error[1], &error, sizeof error) < 0) _exit(126);
+    if (write(error_writer.get(), &error, sizeof error) < 0) _exit(126);
     _exit(127);
   }
   setpgid(pid_, pid_);  // both sides set it: no window where kill(-pid) misses the child
-  close(exec_error[1]);
-  close(in_fd);
-  close(out_fd);
-  close(err_fd);
+  error_writer.reset();  // the read below ends at the child's execve (close-on-exec) or exit
   int error = 0;
-  const ssize_t n = read(exec_error[0], &error, sizeof error);
-  close(exec_error[0]);
-  if (n == static_cast<ssize_t>(sizeof error)) {
+  if (read(error_reader.get(), &error, sizeof error) == static_cast<ssize_t>(sizeof error)) {
     reap(true);
-    close_stdin();
     throw std::runtime_error("cannot run " + program + ": " + std::strerror(error));
   }
+  stdin_fd_ = stdin_writer.release();
 }
 
 Subprocess::~Subprocess() {
@@ -510,6 +541,10 @@ Json res(const Json& span, const std::string& key) {
   return v == r->end() ? Json() : *v;
 }
 
+std::uint64_t start_ns(const Json& span) { return u64(span.value("start_time_unix_nano", Json())); }
+
+std::uint64_t end_ns(const Json& span) { return u64(span.value("end_time_unix_nano", Json())); }
+
 std::vector<Json> of_kind(const std::vector<Json>& spans, std::string_view kind) {
   std::vector<Json> out;
   for (const auto& s : spans) {
@@ -520,7 +555,7 @@ std::vector<Json> of_kind(const std::vector<Json>& spans, std::string_view kind)
 
 std::vector<Json> sorted_by_start(std::vector<Json> spans) {
   std::stable_sort(spans.begin(), spans.end(), [](const Json& a, const Json& b) {
-    return u64(a.value("start_time_unix_nano", Json())) < u64(b.value("start_time_unix_nano", Json()));
+    return start_ns(a) < start_ns(b);
   });
   return spans;
 }
@@ -547,8 +582,8 @@ void expect_well_formed(const std::vector<Json>& spans, const TimeWindow& window
     const std::string code = s.contains("status") ? s["status"].value("code", "") : "";
     check(code == "UNSET" || code == "OK" || code == "ERROR", "status.code is not UNSET, OK or ERROR");
 
-    const std::uint64_t start = u64(s.value("start_time_unix_nano", Json()));
-    const std::uint64_t end = u64(s.value("end_time_unix_nano", Json()));
+    const std::uint64_t start = start_ns(s);
+    const std::uint64_t end = end_ns(s);
     const std::uint64_t duration = u64(s.value("duration_ns", Json()));
     check(end >= start, "end before start");
     check(end < start || duration == end - start, "duration_ns is not end - start");
@@ -566,7 +601,9 @@ void expect_well_formed(const std::vector<Json>& spans, const TimeWindow& window
                     << ", " << window.end_ns << "]";
     }
   }
-  if (bad > kReportedBadSpans) ADD_FAILURE() << bad << " malformed spans in all (first " << kReportedBadSpans << " shown)";
+  if (bad > kReportedBadSpans) {
+    ADD_FAILURE() << bad << " malformed spans in all (first " << kReportedBadSpans << " shown)";
+  }
 }
 
 void expect_resource(const Json& span, const ProcessFacts& process, const std::string& service_name) {

@@ -205,6 +205,8 @@ struct TimeWindow {
 // Spans helpers.
 Json attr(const Json& span, const std::string& key);  // null when absent
 Json res(const Json& span, const std::string& key);   // resource attribute, null when absent
+std::uint64_t start_ns(const Json& span);              // start_time_unix_nano, 0 when absent
+std::uint64_t end_ns(const Json& span);                // end_time_unix_nano, 0 when absent
 std::vector<Json> of_kind(const std::vector<Json>& spans, std::string_view kind);
 std::vector<Json> sorted_by_start(std::vector<Json> spans);
 std::vector<std::string> names(const std::vector<Json>& spans);

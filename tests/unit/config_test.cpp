@@ -66,7 +66,8 @@ TEST(ParseConfig, AcceptsTheBoundsOfEachRange) {
 TEST(ParseConfig, RejectsBadPorts) {
   const char* yaml = "select:\n  - exe_name: a\n  - port: 80\n  - port: http\n";
   EXPECT_EQ(error_of(yaml), R"(zerotrace.yaml: select[2].port: expected an integer 1..65535, got "http")");
-  EXPECT_EQ(error_of("select: [{port: 0}]"), R"(zerotrace.yaml: select[0].port: expected an integer 1..65535, got "0")");
+  EXPECT_EQ(error_of("select: [{port: 0}]"),
+            R"(zerotrace.yaml: select[0].port: expected an integer 1..65535, got "0")");
   EXPECT_EQ(error_of("select: [{port: 65536}]"),
             R"(zerotrace.yaml: select[0].port: expected an integer 1..65535, got "65536")");
   EXPECT_EQ(error_of("select: [{port: 80.5}]"),
@@ -76,7 +77,8 @@ TEST(ParseConfig, RejectsBadPorts) {
 }
 
 TEST(ParseConfig, RejectsBadPidsAndGlobs) {
-  EXPECT_EQ(error_of("select: [{pid: -1}]"), R"(zerotrace.yaml: select[0].pid: expected an integer 1..4194304, got "-1")");
+  EXPECT_EQ(error_of("select: [{pid: -1}]"),
+            R"(zerotrace.yaml: select[0].pid: expected an integer 1..4194304, got "-1")");
   EXPECT_EQ(error_of("select: [{exe_name: \"\"}]"),
             R"(zerotrace.yaml: select[0].exe_name: expected a glob pattern such as "python3*", got "")");
   EXPECT_EQ(error_of("select: [{exe_path: {a: b}}]"),
@@ -103,8 +105,9 @@ TEST(ParseConfig, RejectsBadCaptureBytes) {
 }
 
 TEST(ParseConfig, RejectsBadOutputsAndLogLevels) {
-  EXPECT_EQ(error_of("outputs: console"),
-            R"(zerotrace.yaml: outputs: expected a list of outputs such as ["console", "jsonl=/var/log/zerotrace.jsonl"], got "console")");
+  EXPECT_EQ(
+      error_of("outputs: console"),
+      R"(zerotrace.yaml: outputs: expected a list of outputs such as ["console", "jsonl=/var/log/zerotrace.jsonl"], got "console")");
   EXPECT_EQ(error_of("outputs: [console, [x]]"),
             R"(zerotrace.yaml: outputs[1]: expected an output such as "console" or "jsonl=FILE", got a list)");
   EXPECT_EQ(error_of("log_level: verbose"),
@@ -132,7 +135,8 @@ TEST(ParseConfig, ReportsMalformedYamlWithItsPosition) {
   EXPECT_EQ(error.rfind("zerotrace.yaml: malformed YAML at line ", 0), 0u) << error;
   EXPECT_EQ(error.find('\n'), std::string::npos);
   EXPECT_NE(error_of("a: b: c"), "<no error>");
-  EXPECT_EQ(error_of("a: b: c").rfind("zerotrace.yaml: malformed YAML at line 1, column ", 0), 0u) << error_of("a: b: c");
+  EXPECT_EQ(error_of("a: b: c").rfind("zerotrace.yaml: malformed YAML at line 1, column ", 0), 0u)
+      << error_of("a: b: c");
 }
 
 TEST(LoadConfig, ReadsAFileAndNamesItInErrors) {

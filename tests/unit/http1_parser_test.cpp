@@ -565,8 +565,9 @@ TEST_F(Http1ParserTest, ChunkOfOnlyLineBreaksBetweenMessagesIsIgnored) {
 
 TEST_F(Http1ParserTest, ResponseWhoseLastCodingIsNotChunkedEndsAtClose) {
   auto parser = responses();
-  parser.feed(captured("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 3\r\n\r\n\x1f\x8b\x08\x00", 1, 2),
-              sink);
+  parser.feed(
+      captured("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 3\r\n\r\n\x1f\x8b\x08\x00"sv, 1, 2),
+      sink);
   EXPECT_TRUE(sink.messages.empty());
   parser.finish(sink);
   ASSERT_EQ(sink.messages.size(), 1u);

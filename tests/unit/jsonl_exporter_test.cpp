@@ -56,10 +56,9 @@ TEST(SpanToJsonLine, WritesEveryFieldOfTheSchema) {
   EXPECT_EQ(j["end_time_unix_nano"].get<std::uint64_t>(), 1'714'564'800'135'802'467ull);
   EXPECT_EQ(j["duration_ns"].get<std::uint64_t>(), 12'345'678u);
   EXPECT_EQ(j["status"], json({{"code", "ERROR"}, {"message", "upstream timed out"}}));
-  EXPECT_EQ(j["attributes"], json({{"http.request.method", "GET"},
-                                   {"http.response.status_code", 504},
-                                   {"server.load", 0.75},
-                                   {"tls", true}}));
+  EXPECT_EQ(
+      j["attributes"],
+      json({{"http.request.method", "GET"}, {"http.response.status_code", 504}, {"server.load", 0.75}, {"tls", true}}));
   EXPECT_TRUE(j["attributes"]["http.response.status_code"].is_number_integer());
   EXPECT_TRUE(j["attributes"]["server.load"].is_number_float());
   EXPECT_TRUE(j["attributes"]["tls"].is_boolean());
@@ -68,9 +67,17 @@ TEST(SpanToJsonLine, WritesEveryFieldOfTheSchema) {
 
 TEST(SpanToJsonLine, KeepsTheDocumentedFieldOrder) {
   const std::string line = span_to_json_line(sample_span());
-  const char* fields[] = {"\"trace_id\"", "\"span_id\"", "\"parent_span_id\"", "\"name\"", "\"kind\"",
-                          "\"start_time_unix_nano\"", "\"end_time_unix_nano\"", "\"duration_ns\"", "\"status\"",
-                          "\"attributes\"", "\"resource\""};
+  const char* fields[] = {"\"trace_id\"",
+                          "\"span_id\"",
+                          "\"parent_span_id\"",
+                          "\"name\"",
+                          "\"kind\"",
+                          "\"start_time_unix_nano\"",
+                          "\"end_time_unix_nano\"",
+                          "\"duration_ns\"",
+                          "\"status\"",
+                          "\"attributes\"",
+                          "\"resource\""};
   std::size_t previous = 0;
   for (const char* field : fields) {
     const std::size_t at = line.find(field);
@@ -109,7 +116,9 @@ TEST(SpanToJsonLine, ReplacesInvalidUtf8WithTheReplacementCharacter) {
   trace::Span span;
   span.name = "GET /caf\xc3\xa9";
   span.status_message = "bad \xc3";
-  span.attributes = {{"http.request.header.x-raw", std::string("a\xff" "b\xc0\xaf" "c")},
+  span.attributes = {{"http.request.header.x-raw", std::string("a\xff"
+                                                               "b\xc0\xaf"
+                                                               "c")},
                      {"key\xfe", std::string("v")},
                      {"ctl", std::string("line\nbreak\x01\"q\"")}};
 

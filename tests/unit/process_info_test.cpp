@@ -45,14 +45,16 @@ std::string stat_line(std::uint32_t pid, std::string_view comm, std::uint32_t pp
 // A /proc look-alike in a temporary directory.
 class FakeProc {
  public:
-  FakeProc() : root_(fs::temp_directory_path() / ("zt_fake_proc_" + std::to_string(::getpid()) + "_" +
-                                                  std::to_string(counter_++))) {
+  FakeProc()
+      : root_(fs::temp_directory_path() /
+              ("zt_fake_proc_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++))) {
     fs::create_directories(root_);
   }
   ~FakeProc() { fs::remove_all(root_); }
 
   struct Process {
-    Process(std::uint32_t pid_, std::string comm_, std::string exe_) : pid(pid_), comm(std::move(comm_)), exe(std::move(exe_)) {}
+    Process(std::uint32_t pid_, std::string comm_, std::string exe_)
+        : pid(pid_), comm(std::move(comm_)), exe(std::move(exe_)) {}
     Process& with_parent(std::uint32_t parent) { return ppid = parent, *this; }
     Process& started_at(std::uint64_t ticks) { return start_time = ticks, *this; }
     Process& with_cmdline(std::string raw) { return cmdline = std::move(raw), *this; }

@@ -19,7 +19,8 @@ constexpr std::string_view kTcpHeader =
 
 // 0.0.0.0:8080 LISTEN (inode 1001), 127.0.0.1:5432 LISTEN (1002), an ESTABLISHED socket (1003)
 // and a LISTEN line with inode 0 (a socket being torn down).
-const std::string kTcp = std::string(kTcpHeader) +
+const std::string kTcp =
+    std::string(kTcpHeader) +
     "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 1001 1 "
     "0000000000000000 100 0 0 10 0\n"
     "   1: 0100007F:1538 00000000:0000 0A 00000000:00000000 00:00000000 00000000   999        0 1002 1 "
@@ -30,7 +31,8 @@ const std::string kTcp = std::string(kTcpHeader) +
     "0000000000000000 100 0 0 10 0\n";
 
 // [::]:443 LISTEN (inode 2001).
-const std::string kTcp6 = std::string(kTcpHeader) +
+const std::string kTcp6 =
+    std::string(kTcpHeader) +
     "   0: 00000000000000000000000000000000:01BB 00000000000000000000000000000000:0000 0A 00000000:00000000 "
     "00:00000000 00000000     0        0 2001 1 0000000000000000 100 0 0 10 0\n";
 
@@ -49,9 +51,8 @@ TEST(ParseListeningTcpSockets, ReadsIpv6TablesAndToleratesGarbage) {
 class FakeProcRoot : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("zt_selector_test_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    root_ = fs::temp_directory_path() / ("zt_selector_test_" + std::to_string(::getpid()) + "_" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
     fs::create_directories(root_ / "net");
     write(root_ / "net/tcp", kTcp);
@@ -96,9 +97,10 @@ TEST_F(FakeProcRoot, ReadsTheTablesOfOtherNetworkNamespaces) {
   fs::create_directories(root_ / "400/ns");
   fs::create_directories(root_ / "400/net");
   fs::create_symlink("net:[4026532999]", root_ / "400/ns/net");
-  write(root_ / "400/net/tcp",
-        std::string(kTcpHeader) +
-            "   0: 00000000:2710 00000000:0000 0A 00000000:00000000 00:00000000 00000000  0  0 3001 1 0 100 0 0 10 0\n");
+  write(
+      root_ / "400/net/tcp",
+      std::string(kTcpHeader) +
+          "   0: 00000000:2710 00000000:0000 0A 00000000:00000000 00:00000000 00000000  0  0 3001 1 0 100 0 0 10 0\n");
 
   const auto ports = listening_tcp_ports_by_pid(root());
 
@@ -114,8 +116,9 @@ TEST_F(FakeProcRoot, SelectRunningAppliesTheRulesAndSkipsTheAgent) {
   EXPECT_EQ(ProcessSelector({}, 999).select_running(root()), (std::vector<std::uint32_t>{100, 200, 300}));
   EXPECT_EQ(ProcessSelector({SelectorRule{.port = 8080}}, 999).select_running(root()),
             (std::vector<std::uint32_t>{100}));
-  EXPECT_EQ(ProcessSelector({SelectorRule{.exe_name = "python3"}, SelectorRule{.pid = 300}}, 999).select_running(root()),
-            (std::vector<std::uint32_t>{200, 300}));
+  EXPECT_EQ(
+      ProcessSelector({SelectorRule{.exe_name = "python3"}, SelectorRule{.pid = 300}}, 999).select_running(root()),
+      (std::vector<std::uint32_t>{200, 300}));
   EXPECT_EQ(ProcessSelector({SelectorRule{.pid = 999}}, 999).select_running(root()), std::vector<std::uint32_t>{});
 }
 

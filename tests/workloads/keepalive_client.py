@@ -1,4 +1,4 @@
-# Keep-alive client in two phases on ONE connection: GET each phase-1 path, wait for a stdin line, GET the phase-2 paths.
+# Two-phase keep-alive client on ONE connection: phase-1 GETs, wait for a line on stdin, phase-2 GETs.
 import http.client
 import sys
 

@@ -44,6 +44,7 @@ class Http1MessageSink {
   virtual std::string_view method_of_answered_request() const = 0;
 };
 
+// Frames the requests, or the responses, of one direction of a connection (see DESIGN above).
 class Http1Parser {
  public:
   static constexpr std::size_t kMaxHeaderBlockBytes = 64 * 1024;
