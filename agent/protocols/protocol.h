@@ -30,7 +30,8 @@ struct Chunk {
   std::uint32_t tid = 0;       // thread that made the call
   bool gap = false;            // bytes lost entirely: nothing of them was captured
 
-  std::uint64_t missing() const { return size - data.size(); }
+  // Bytes of the call that were not captured (saturating: the tracker guarantees data <= size).
+  std::uint64_t missing() const { return size > data.size() ? size - data.size() : 0; }
 };
 
 // One HTTP/1.x message as parsed off the wire.
@@ -75,8 +76,11 @@ struct ParserStats {
   std::uint64_t resyncs = 0;          // times the parser searched for a new message boundary
   std::uint64_t bytes_skipped = 0;    // bytes dropped while resynchronising
   std::uint64_t unmatched_responses = 0;
+  std::uint64_t requests_evicted = 0;  // pending requests dropped at the per-connection bound
 };
 
+// Ordering contract: the tracker feeds each direction in stream order and the two directions in
+// the order the kernel saw them (a response is never fed before the request it answers was).
 class ConnectionParser {
  public:
   virtual ~ConnectionParser() = default;

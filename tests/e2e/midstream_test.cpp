@@ -57,8 +57,8 @@ TEST_P(OpenConnection, PickedUpAtTheNextRequest) {
   ReadyServer server(c.server());
   SubprocessOptions with_stdin;
   with_stdin.stdin_pipe = true;
-  Subprocess client({python3(), workload("keepalive_client.py"), std::to_string(server.port()), c.before, join(c.after)},
-                    with_stdin);
+  Subprocess client(
+      {python3(), workload("keepalive_client.py"), std::to_string(server.port()), c.before, join(c.after)}, with_stdin);
   ASSERT_TRUE(client.wait_for_line(Stream::Out, "PHASE1 DONE")) << client.output(Stream::Err);
   const ProcessFacts client_facts = process_facts(client.pid());
 
@@ -128,14 +128,14 @@ TEST_P(OpenConnection, PickedUpAtTheNextRequest) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Servers, OpenConnection,
+    Attach, OpenConnection,
     ::testing::Values(OpenConnectionCase{"python_blocking_recv", &ReadyServer::python, "/users/1",
                                          {"/users/2", "/users/3", "/nope"},
                                          {"GET /users/{id}", "GET /users/{id}", "GET /nope"}},
                       OpenConnectionCase{"node_epoll", &ReadyServer::node, "/api/items/1",
                                          {"/api/items/2", "/api/items/3", "/nope"},
                                          {"GET /api/items/{id}", "GET /api/items/{id}", "GET /nope"}}),
-    [](const ::testing::TestParamInfo<OpenConnectionCase>& info) { return std::string(info.param.name); });
+    [](const ::testing::TestParamInfo<OpenConnectionCase>& param) { return std::string(param.param.name); });
 
 }  // namespace
 }  // namespace zt::e2e

@@ -106,6 +106,7 @@ void Http1ConnectionParser::on_request(HttpMessage&& request) {
   if (pending_.size() == kMaxPendingRequests) {
     pending_.pop_front();
     ++requests_evicted_;
+    ++stats_.requests_evicted;
   }
   pending_.push_back(std::move(exchange));
 }
