@@ -34,6 +34,7 @@ constexpr int kPollTimeoutMs = 10;
 constexpr std::uint64_t kTickNs = 100'000'000;          // housekeeping and export
 constexpr std::uint64_t kLivenessCheckNs = 500'000'000;  // attach/exec: are the targets alive?
 constexpr std::uint64_t kPortRescanNs = 2'000'000'000;   // run: listening-port rules
+constexpr std::uint64_t kRegistrySweepNs = 30'000'000'000;  // drop identities of exits we missed
 constexpr std::size_t kExportBatch = 512;
 
 // Child processes of `pid` found by walking /proc (nginx workers under their master, say).
@@ -308,6 +309,7 @@ Result<int> Agent::run() {
   std::uint64_t next_liveness = started + kLivenessCheckNs;
   std::uint64_t next_rescan = started + kPortRescanNs;
   std::uint64_t next_clock_resync = started + 60'000'000'000ull;
+  std::uint64_t next_registry_sweep = started + kRegistrySweepNs;
   bool targets_gone = false;
 
   while (!g_stop.load(std::memory_order_relaxed)) {
@@ -331,6 +333,10 @@ Result<int> Agent::run() {
     if (selector_ && selector_->needs_listening_ports() && now >= next_rescan) {
       next_rescan = now + kPortRescanNs;
       select_processes();
+    }
+    if (now >= next_registry_sweep) {
+      registry_.forget_exited();
+      next_registry_sweep = now + kRegistrySweepNs;
     }
     if (now >= next_clock_resync) {
       clock_.resync();
