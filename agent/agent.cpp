@@ -236,7 +236,9 @@ void Agent::on_record(const void* data, std::size_t size) {
     case ZT_EV_PROC_FORK:
       if (auto ev = pipeline::read_record<zt_proc_event>(data, size)) {
         spdlog::debug("pid {} forked from {}", ev->hdr.pid, ev->ppid);
-        registry_.refresh(ev->hdr.pid);
+        // Read the child lazily, at its first span: pre-forking servers rename their workers
+        // (setproctitle) just after fork, and reading now would cache the parent's identity.
+        registry_.forget(ev->hdr.pid);
       }
       break;
     case ZT_EV_PROC_EXEC:

@@ -339,15 +339,50 @@ static __always_inline int enter_msg(__u64 fd, __u64 msg_ptr, __u8 sys, __u8 dir
 	return 0;
 }
 
+/* A thread that was already blocked in the call when its process became traced never ran the
+ * enter program (a thread-per-connection server waiting in recv() at attach time). The
+ * arguments are still in the user registers saved at syscall entry, so recover them from there
+ * rather than lose the call. Its entry time is unknown: the exit time stands in. */
+static __always_inline bool recover_args(struct call_args *a, __u8 sys, __u8 shape, __u8 dir,
+					 bool msg)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	a->fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	a->ptr = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	a->cnt = (__u32)PT_REGS_PARM3_CORE_SYSCALL(regs);
+	a->syscall = sys;
+	a->shape = shape;
+	a->direction = dir;
+	a->start_ns = bpf_ktime_get_ns();
+	if (msg) {
+		struct user_msghdr m;
+
+		if (bpf_probe_read_user(&m, sizeof(m), (const void *)a->ptr))
+			return false;
+		a->ptr = (__u64)m.msg_iov;
+		a->cnt = (__u32)m.msg_iovlen;
+	}
+	count(ZT_CNT_ARGS_RECOVERED);
+	return true;
+}
+
 /* `shape` is a compile-time constant at every call site, so each exit program carries only the
  * copy path it needs (the verifier then has far less to walk). */
-static __always_inline int exit_data(long ret, const __u8 shape)
+static __always_inline int exit_data(long ret, const __u8 sys, const __u8 shape, const __u8 dir,
+				     const bool msg)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct call_args *args = bpf_map_lookup_elem(&active_calls_map, &pid_tgid);
+	struct call_args recovered = {};
 
-	if (!args)
-		return 0;
+	if (!args) {
+		if (ret <= 0 || !is_traced(pid_tgid >> 32))
+			return 0;
+		if (!recover_args(&recovered, sys, shape, dir, msg))
+			return 0;
+		args = &recovered;
+	}
 	if (ret <= 0)
 		goto out;
 
@@ -392,7 +427,7 @@ out:
 	SEC("tracepoint/syscalls/sys_exit_" #name)                                               \
 	int exit_##name(struct trace_event_raw_sys_exit *ctx)                                    \
 	{                                                                                        \
-		return exit_data(ctx->ret, shape);                                               \
+		return exit_data(ctx->ret, sys, shape, dir, false);                              \
 	}
 
 #define MSG_SYSCALL(name, sys, dir)                                                              \
@@ -404,7 +439,7 @@ out:
 	SEC("tracepoint/syscalls/sys_exit_" #name)                                               \
 	int exit_##name(struct trace_event_raw_sys_exit *ctx)                                    \
 	{                                                                                        \
-		return exit_data(ctx->ret, SHAPE_IOV);                                           \
+		return exit_data(ctx->ret, sys, SHAPE_IOV, dir, true);                           \
 	}
 
 DATA_SYSCALL(read, ZT_SYS_READ, SHAPE_BUF, ZT_DIR_INGRESS)

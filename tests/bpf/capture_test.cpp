@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <set>
+#include <thread>
 #include <string>
 
 #include "bpf_fixture.h"
@@ -279,6 +281,33 @@ TEST_F(CaptureTest, ConnectionOpenedBeforeAttachIsPickedUpMidStream) {
   }
   EXPECT_TRUE(seen_client);
   EXPECT_TRUE(seen_server);
+}
+
+TEST_F(CaptureTest, ReadBlockedSinceBeforeAttachIsRecoveredFromSavedRegisters) {
+  ZT_REQUIRE_ROOT();
+  TcpPair p = make_pair();
+  std::string received(32, '\0');
+  ssize_t got = -1;
+  // A thread-per-connection server: its thread sits in read() when tracing begins.
+  std::thread reader([&] { got = read(p.server, received.data(), received.size()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  load();
+  const std::string request = "GET /late HTTP/1.1\r\n\r\n";
+  ASSERT_EQ(write(p.client, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  reader.join();
+  ASSERT_EQ(got, static_cast<ssize_t>(request.size()));
+  drain();
+  bool captured = false;
+  for (const auto& d : data_) {
+    if (d.event.fd == p.server && d.event.direction == ZT_DIR_INGRESS) {
+      captured = true;
+      EXPECT_EQ(d.payload, request);
+      EXPECT_EQ(d.event.syscall, ZT_SYS_READ);
+      EXPECT_EQ(d.event.orig_size, request.size());
+    }
+  }
+  EXPECT_TRUE(captured) << "the read that was in flight at attach was lost";
+  EXPECT_GE(loader_->read_counters()[ZT_CNT_ARGS_RECOVERED], 1u);
 }
 
 TEST_F(CaptureTest, UntracedProcessesProduceNothing) {

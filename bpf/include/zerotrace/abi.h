@@ -142,6 +142,7 @@ enum zt_counter {
 	ZT_CNT_CONN_MAP_FULL,      /* connection could not be tracked */
 	ZT_CNT_IOV_LIMIT,          /* more iovecs/messages than the bounded loops handle */
 	ZT_CNT_READ_FAILED,        /* bpf_probe_read_user of the payload failed */
+	ZT_CNT_ARGS_RECOVERED,     /* call entered before tracing began: arguments read from saved registers */
 	ZT_CNT_NR,
 };
 
