@@ -60,7 +60,9 @@ Result<std::unique_ptr<BpfLoader>> BpfLoader::load_and_attach(const LoaderOption
   std::unique_ptr<BpfLoader> loader(new BpfLoader());
   loader->options_ = options;
   route_libbpf_logs(options.verbose_libbpf);
-  if (auto tracefs = ensure_tracefs(); !tracefs) return tracefs.error();
+  // Capture itself needs no tracefs (BTF tracepoints); it is mounted for tools and later probe
+  // kinds that look for it, and its absence is only worth a debug line.
+  if (auto tracefs = ensure_tracefs(); !tracefs) spdlog::debug("{}", tracefs.error().message);
   if (auto r = loader->open_and_load(); !r) return r.error();
   if (auto r = loader->attach(); !r) return r.error();
   return loader;
@@ -111,7 +113,7 @@ Result<void> BpfLoader::open_and_load() {
 Result<void> BpfLoader::attach() {
   if (int err = sockets_bpf__attach(sockets_); err) {
     return make_error("attaching the syscall tracepoints failed: " + errno_text(err) +
-                      " (is tracefs mounted? run `zerotrace check`)");
+                      " (run `zerotrace check`)");
   }
   if (int err = process_bpf__attach(process_); err) {
     return make_error("attaching the sched tracepoints failed: " + errno_text(err));

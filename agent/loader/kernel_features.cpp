@@ -69,12 +69,7 @@ std::vector<FeatureCheck> probe_kernel_features(bool mount_tracefs) {
       }
     }
     const bool ok = !dir.empty();
-    out.push_back({"tracefs", ok, detail,
-                   ok ? "" : "syscall tracepoints cannot be attached; the agent mounts tracefs at start when it can", true});
-    const bool sys_tp = ok && exists(dir + "/events/syscalls/sys_enter_read");
-    out.push_back({"syscall tracepoints", sys_tp,
-                   sys_tp ? "events/syscalls/sys_enter_* present" : "no events/syscalls (CONFIG_FTRACE_SYSCALLS?)",
-                   sys_tp ? "" : "no socket capture: HTTP, HTTP/2, gRPC and Kafka spans need these", true});
+    out.push_back({"tracefs", ok, detail, ok ? "" : "not needed for capture (BTF tracepoints); the agent mounts it when it can", false});
   }
   {
     const bool ok = exists("/sys/bus/event_source/devices/uprobe");
@@ -101,7 +96,7 @@ std::vector<FeatureCheck> probe_kernel_features(bool mount_tracefs) {
       opts.ringbuf_bytes = 1u << 16;
       auto loaded = BpfLoader::load_and_attach(opts);
       ok = loaded.ok();
-      detail = ok ? "socket (25 syscall tracepoints) and process (3 tp_btf) programs load and attach"
+      detail = ok ? "tp_btf/sys_enter, sys_exit, sched_process_fork, _exec, _exit load and attach"
                   : loaded.error().message;
     }
     out.push_back({"zerotrace programs", ok, detail, ok ? "" : "nothing can be captured", true});

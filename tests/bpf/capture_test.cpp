@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/sendfile.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -308,6 +309,41 @@ TEST_F(CaptureTest, ReadBlockedSinceBeforeAttachIsRecoveredFromSavedRegisters) {
   }
   EXPECT_TRUE(captured) << "the read that was in flight at attach was lost";
   EXPECT_GE(loader_->read_counters()[ZT_CNT_ARGS_RECOVERED], 1u);
+}
+
+TEST_F(CaptureTest, SendfileKeepsStreamPositionsWithoutPayload) {
+  ZT_REQUIRE_ROOT();
+  load();
+  TcpPair p = make_pair();
+  char path[] = "/tmp/zt-sendfile-XXXXXX";
+  int file = mkstemp(path);
+  ASSERT_GE(file, 0);
+  unlink(path);
+  const std::string body(300, 'b');
+  ASSERT_EQ(write(file, body.data(), body.size()), 300);
+  off_t offset = 0;
+  ASSERT_EQ(write(p.client, "head", 4), 4);
+  ASSERT_EQ(sendfile(p.client, file, &offset, body.size()), 300);
+  ASSERT_EQ(write(p.client, "tail", 4), 4);
+  close(file);
+  std::string in(308, '\0');
+  std::size_t got = 0;
+  while (got < in.size()) {
+    ssize_t n = read(p.server, in.data() + got, in.size() - got);
+    ASSERT_GT(n, 0);
+    got += static_cast<std::size_t>(n);
+  }
+  drain();
+  const auto* copen = find_conn(conns_, ZT_EV_CONN_OPEN, p.client);
+  ASSERT_NE(copen, nullptr);
+  auto sent = data_of(copen->conn_id, ZT_DIR_EGRESS);
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[1].event.syscall, ZT_SYS_SENDFILE);
+  EXPECT_EQ(sent[1].event.position, 4u);
+  EXPECT_EQ(sent[1].event.orig_size, 300u);
+  EXPECT_EQ(sent[1].event.captured, 0u);
+  EXPECT_EQ(sent[2].event.position, 304u);
+  EXPECT_EQ(sent[2].payload, "tail");
 }
 
 TEST_F(CaptureTest, UntracedProcessesProduceNothing) {

@@ -66,6 +66,7 @@ enum zt_syscall {
 	ZT_SYS_ACCEPT4,
 	ZT_SYS_CONNECT,
 	ZT_SYS_CLOSE,
+	ZT_SYS_SENDFILE, /* payload never captured: the bytes come from a file */
 };
 
 /* zt_data_event.flags */
