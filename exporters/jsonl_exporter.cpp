@@ -4,55 +4,82 @@
 
 #include <cerrno>
 #include <cstring>
-#include <nlohmann/json.hpp>
+#include <charconv>
+
+#include "exporters/json_writer.h"
 #include <utility>
 
 namespace zt::exporters {
 namespace {
 
-// ordered_json keeps the documented field order, which makes lines easy to read and to diff.
-using Json = nlohmann::ordered_json;
-
-Json to_json(const trace::AttributeValue& value) {
-  return std::visit([](const auto& v) { return Json(v); }, value);
+bool has_key(const std::vector<trace::Attribute>& attributes, std::string_view key) {
+  for (const auto& a : attributes) {
+    if (a.key == key) return true;
+  }
+  return false;
 }
 
-Json attributes_to_json(const std::vector<trace::Attribute>& attributes) {
-  Json object = Json::object();
-  for (const auto& attribute : attributes) object[attribute.key] = to_json(attribute.value);
-  return object;
-}
-
-// Resource attributes are the source of truth; the struct's pid and service name fill them in when
-// whoever built the Resource set only those.
-Json resource_to_json(const trace::Resource* resource) {
-  if (resource == nullptr) return Json::object();
-  Json object = attributes_to_json(resource->attributes);
-  if (!object.contains("service.name") && !resource->service_name.empty()) {
-    object["service.name"] = resource->service_name;
-  }
-  if (!object.contains("process.pid") && resource->pid != 0) {
-    object["process.pid"] = static_cast<std::int64_t>(resource->pid);
-  }
-  return object;
+// Writes every span field except the resource, up to and including `"resource":`.
+void append_span_fields(std::string& out, const trace::Span& span) {
+  char buf[24];
+  const auto append_u64 = [&](std::uint64_t v) {
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, end);
+  };
+  out.append("{\"trace_id\":\"").append(trace::to_hex(span.trace_id));
+  out.append("\",\"span_id\":\"").append(trace::to_hex(span.span_id));
+  out.append("\",\"parent_span_id\":\"");
+  if (!span.is_root()) out.append(trace::to_hex(span.parent_span_id));
+  out.append("\",\"name\":");
+  append_json_string(out, span.name);
+  out.append(",\"kind\":\"").append(trace::to_string(span.kind));
+  out.append("\",\"start_time_unix_nano\":");
+  append_u64(span.start_unix_ns);
+  out.append(",\"end_time_unix_nano\":");
+  append_u64(span.end_unix_ns);
+  out.append(",\"duration_ns\":");
+  append_u64(span.end_unix_ns > span.start_unix_ns ? span.end_unix_ns - span.start_unix_ns : 0);
+  out.append(",\"status\":{\"code\":\"").append(trace::to_string(span.status)).append("\",\"message\":");
+  append_json_string(out, span.status_message);
+  out.append("},\"attributes\":");
+  append_json_attributes(out, span.attributes);
+  out.append(",\"resource\":");
 }
 
 }  // namespace
 
+// Resource attributes are the source of truth; the struct's pid and service name fill them in when
+// whoever built the Resource set only those. A key given twice keeps its last value.
+std::string resource_to_json(const trace::Resource* resource) {
+  if (resource == nullptr) return "{}";
+  std::vector<trace::Attribute> unique;
+  unique.reserve(resource->attributes.size() + 2);
+  for (std::size_t i = 0; i < resource->attributes.size(); ++i) {
+    const auto& a = resource->attributes[i];
+    bool overridden = false;
+    for (std::size_t j = i + 1; j < resource->attributes.size() && !overridden; ++j) {
+      overridden = resource->attributes[j].key == a.key;
+    }
+    if (!overridden) unique.push_back(a);
+  }
+  if (!has_key(unique, "service.name") && !resource->service_name.empty()) {
+    unique.push_back({"service.name", resource->service_name});
+  }
+  if (!has_key(unique, "process.pid") && resource->pid != 0) {
+    unique.push_back({"process.pid", static_cast<std::int64_t>(resource->pid)});
+  }
+  std::string out;
+  append_json_attributes(out, unique);
+  return out;
+}
+
 std::string span_to_json_line(const trace::Span& span) {
-  Json line = Json::object();
-  line["trace_id"] = trace::to_hex(span.trace_id);
-  line["span_id"] = trace::to_hex(span.span_id);
-  line["parent_span_id"] = span.is_root() ? std::string() : trace::to_hex(span.parent_span_id);
-  line["name"] = span.name;
-  line["kind"] = trace::to_string(span.kind);
-  line["start_time_unix_nano"] = span.start_unix_ns;
-  line["end_time_unix_nano"] = span.end_unix_ns;
-  line["duration_ns"] = span.end_unix_ns > span.start_unix_ns ? span.end_unix_ns - span.start_unix_ns : 0;
-  line["status"] = Json{{"code", trace::to_string(span.status)}, {"message", span.status_message}};
-  line["attributes"] = attributes_to_json(span.attributes);
-  line["resource"] = resource_to_json(span.resource.get());
-  return line.dump(-1, ' ', false, Json::error_handler_t::replace);
+  std::string out;
+  out.reserve(1024);
+  append_span_fields(out, span);
+  out.append(resource_to_json(span.resource.get()));
+  out.push_back('}');
+  return out;
 }
 
 Result<std::unique_ptr<JsonlExporter>> JsonlExporter::open(const std::string& path) {
@@ -68,20 +95,30 @@ JsonlExporter::~JsonlExporter() { shutdown(); }
 
 void JsonlExporter::export_spans(const std::vector<trace::Span>& spans) {
   if (spans.empty()) return;
-  std::string batch;
+  batch_.clear();
   for (const auto& span : spans) {
-    batch += span_to_json_line(span);
-    batch += '\n';
+    append_span_fields(batch_, span);
+    batch_.append(cached_resource_json(span.resource));
+    batch_.append("}\n");
   }
   const std::lock_guard lock(mutex_);
   if (out_ == nullptr) return;
-  const std::size_t written = std::fwrite(batch.data(), 1, batch.size(), out_);
-  if (written != batch.size() || std::fflush(out_) != 0) {
+  const std::size_t written = std::fwrite(batch_.data(), 1, batch_.size(), out_);
+  if (written != batch_.size() || std::fflush(out_) != 0) {
     record_write_error(errno);
     std::clearerr(out_);
     return;
   }
   spans_written_ += spans.size();
+}
+
+const std::string& JsonlExporter::cached_resource_json(const std::shared_ptr<const trace::Resource>& resource) {
+  // Resources are immutable and shared by every span of a process: serialise each once. The
+  // cache holds a reference, so a pointer cannot be reused by another resource while cached.
+  if (resource_cache_.size() > kMaxCachedResources) resource_cache_.clear();
+  auto [it, inserted] = resource_cache_.try_emplace(resource.get());
+  if (inserted) it->second = {resource, resource_to_json(resource.get())};
+  return it->second.json;
 }
 
 void JsonlExporter::flush() {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/result.h"
@@ -17,6 +18,8 @@ namespace zt::exporters {
 // One span as one line of JSON, without the trailing newline. Never throws: bytes that are not
 // valid UTF-8 (captured traffic) become U+FFFD, non-finite doubles become null.
 std::string span_to_json_line(const trace::Span& span);
+// The resource object of a span line (`{}` for none).
+std::string resource_to_json(const trace::Resource* resource);
 
 class JsonlExporter final : public SpanExporter {
  public:
@@ -39,7 +42,17 @@ class JsonlExporter final : public SpanExporter {
   std::uint64_t write_errors() const;
 
  private:
+  struct CachedResource {
+    std::shared_ptr<const trace::Resource> resource;
+    std::string json;
+  };
+  static constexpr std::size_t kMaxCachedResources = 4096;
+
   void record_write_error(int error_number);
+  const std::string& cached_resource_json(const std::shared_ptr<const trace::Resource>& resource);
+
+  std::string batch_;  // reused between batches; pipeline thread only
+  std::unordered_map<const trace::Resource*, CachedResource> resource_cache_;
 
   mutable std::mutex mutex_;  // export_spans runs on the pipeline thread, shutdown on another
   std::FILE* out_;

@@ -11,6 +11,9 @@ USER_PATH = re.compile(r"^/users/(\d+)$")
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes: without TCP_NODELAY, Nagle and delayed ACKs hold
+    # every keep-alive response ~40 ms, which would make the server's own latency meaningless.
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):
         pass

@@ -1,0 +1,121 @@
+#include "exporters/json_writer.h"
+
+#include <charconv>
+#include <cmath>
+#include <variant>
+
+namespace zt::exporters {
+namespace {
+
+constexpr std::string_view kReplacement = "\xef\xbf\xbd";
+
+bool needs_care(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c >= 0x80; }
+
+// Length of the valid UTF-8 sequence starting at text[i], or 0 if it is not one (overlong forms,
+// surrogates and code points above U+10FFFF are invalid).
+std::size_t utf8_sequence_length(std::string_view text, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char c = byte(i);
+  std::size_t n;
+  unsigned char lo = 0x80, hi = 0xbf;  // bounds of the second byte
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    if (c == 0xe0) lo = 0xa0;
+    if (c == 0xed) hi = 0x9f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    if (c == 0xf0) lo = 0x90;
+    if (c == 0xf4) hi = 0x8f;
+  } else {
+    return 0;
+  }
+  if (i + n > text.size()) return 0;
+  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (std::size_t k = 2; k < n; ++k) {
+    if ((byte(i + k) & 0xc0) != 0x80) return 0;
+  }
+  return n;
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  std::size_t run = 0;  // start of the bytes that can be copied as they are
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (!needs_care(c)) {
+      ++i;
+      continue;
+    }
+    if (c >= 0x80) {
+      if (std::size_t n = utf8_sequence_length(text, i); n > 0) {
+        i += n;
+        continue;
+      }
+    }
+    out.append(text.substr(run, i - run));
+    switch (c) {
+      case '"': out.append("\\\""); break;
+      case '\\': out.append("\\\\"); break;
+      case '\n': out.append("\\n"); break;
+      case '\r': out.append("\\r"); break;
+      case '\t': out.append("\\t"); break;
+      case '\b': out.append("\\b"); break;
+      case '\f': out.append("\\f"); break;
+      default:
+        if (c < 0x20) {
+          const char esc[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
+          out.append(esc, sizeof esc);
+        } else {
+          out.append(kReplacement);
+        }
+    }
+    run = ++i;
+  }
+  out.append(text.substr(run));
+  out.push_back('"');
+}
+
+void append_json_value(std::string& out, const trace::AttributeValue& value) {
+  char buf[32];
+  std::visit(
+      [&](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          append_json_string(out, v);
+        } else if constexpr (std::is_same_v<T, bool>) {
+          out.append(v ? "true" : "false");
+        } else if constexpr (std::is_same_v<T, double>) {
+          if (!std::isfinite(v)) {
+            out.append("null");
+          } else {
+            auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+            out.append(buf, ec == std::errc() ? end : buf);
+          }
+        } else {
+          auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+          out.append(buf, ec == std::errc() ? end : buf);
+        }
+      },
+      value);
+}
+
+void append_json_attributes(std::string& out, const std::vector<trace::Attribute>& attributes) {
+  out.push_back('{');
+  bool first = true;
+  for (const auto& a : attributes) {
+    if (!first) out.push_back(',');
+    first = false;
+    append_json_string(out, a.key);
+    out.push_back(':');
+    append_json_value(out, a.value);
+  }
+  out.push_back('}');
+}
+
+}  // namespace zt::exporters
