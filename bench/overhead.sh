@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Overhead of tracing, measured in one run: each server is loaded with wrk without the agent,
-# with the agent tracing it, and without again; the ratio compares requests/s traced against the
-# mean of the two untraced runs. Also reports the share of requests that became spans and wrk's
-# latency percentiles.
-#   bench/overhead.sh [SECONDS_PER_RUN (default 10)] [CONNECTIONS (default 8)]
+# Overhead of tracing, measured in one run: each server is loaded with wrk in alternating
+# untraced and traced runs (U T U T ... U, ROUNDS traced runs); each traced run is compared with
+# the mean of the untraced runs on either side of it, and the median of those ratios is reported
+# (this VM's throughput drifts by 10-20% between runs, so a single pair is not enough). Also
+# reports the share of requests that became spans and wrk's latency percentiles.
+#   bench/overhead.sh [SECONDS_PER_RUN (default 8)] [CONNECTIONS (default 8)] [ROUNDS (default 3)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DUR=${1:-10}
+DUR=${1:-8}
 CONNS=${2:-8}
+ROUNDS=${3:-3}
 ZT=build/agent/zerotrace
 [ "$(id -u)" -eq 0 ] || { echo "overhead.sh: needs root (the agent loads eBPF programs)" >&2; exit 1; }
 [ -x "$ZT" ] || ./scripts/build.sh >/dev/null
@@ -50,23 +52,43 @@ stop_agent() {
 
 measure() {  # name url server-pid
   local name=$1 url=$2 spid=$3
+  local results=$work/$name.results
   wrk -t1 -c"$CONNS" -d2s "$url" >/dev/null  # warm-up
-  read -r b1 b1p50 b1p90 b1p99 _ < <(run_wrk "$url")
-  start_agent "$spid" "$work/$name.jsonl"
-  read -r t tp50 tp90 tp99 treqs < <(run_wrk "$url")
-  sleep 1
-  stop_agent
-  read -r b2 b2p50 b2p90 b2p99 _ < <(run_wrk "$url")
+  : > "$results"
+  echo "U $(run_wrk "$url")" >> "$results"
+  for _ in $(seq "$ROUNDS"); do
+    start_agent "$spid" "$work/$name.jsonl"
+    echo "T $(run_wrk "$url")" >> "$results"
+    sleep 1
+    stop_agent
+    echo "U $(run_wrk "$url")" >> "$results"
+  done
   local spans
   spans=$(wc -l < "$work/$name.jsonl")
-  python3 - "$name" "$b1" "$b2" "$t" "$treqs" "$spans" "$b1p50" "$b1p90" "$b1p99" "$tp50" "$tp90" "$tp99" <<'PY'
-import sys
-name, b1, b2, t, reqs, spans = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-lat = sys.argv[7:]
-base = (b1 + b2) / 2
-print(f"{name}: untraced {b1:.0f} / {b2:.0f} req/s, traced {t:.0f} req/s, ratio {t/base:.3f}; "
-      f"spans {spans} of {reqs} requests ({100.0*spans/max(reqs,1):.1f}%); "
-      f"latency p50/p90/p99 untraced {lat[0]}/{lat[1]}/{lat[2]}, traced {lat[3]}/{lat[4]}/{lat[5]}")
+  python3 - "$name" "$spans" "$results" <<'PY'
+import statistics, sys
+name, spans, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+runs = [line.split() for line in open(path)]
+ratios, traced_reqs, untraced, traced = [], 0, [], []
+for i, r in enumerate(runs):
+    if r[0] == "T":
+        before, after = float(runs[i - 1][1]), float(runs[i + 1][1])
+        ratios.append(float(r[1]) / ((before + after) / 2))
+        traced_reqs += int(r[5])
+        traced.append(r)
+    else:
+        untraced.append(r)
+def usec(text):  # wrk prints 95.00us, 1.52ms, 1.02s
+    for suffix, scale in (("us", 1), ("ms", 1e3), ("s", 1e6)):
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * scale
+    return float(text)
+med = lambda rows, k: statistics.median(usec(x[k]) for x in rows)
+print(f"{name}: ratio {statistics.median(ratios):.3f} (rounds: {', '.join(f'{x:.3f}' for x in ratios)}); "
+      f"req/s untraced {statistics.median(float(x[1]) for x in untraced):.0f}, traced {statistics.median(float(x[1]) for x in traced):.0f}; "
+      f"spans {spans} of {traced_reqs} traced requests ({100.0 * spans / max(traced_reqs, 1):.1f}%); "
+      f"median latency p50/p90/p99 us: untraced {med(untraced,2):.0f}/{med(untraced,3):.0f}/{med(untraced,4):.0f}, "
+      f"traced {med(traced,2):.0f}/{med(traced,3):.0f}/{med(traced,4):.0f}")
 PY
 }
 
@@ -82,6 +104,7 @@ error_log $work/nginx/logs/error.log;
 events { worker_connections 1024; }
 http {
   access_log off;
+  sendfile on;
   keepalive_requests 1000000;
   client_body_temp_path $work/nginx/tmp;
   proxy_temp_path $work/nginx/tmp;
