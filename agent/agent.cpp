@@ -169,6 +169,9 @@ Result<void> Agent::start_targets() {
       } else {
         selector_.emplace(options_.config.select, static_cast<std::uint32_t>(getpid()));
         select_processes();
+        spdlog::info("selecting processes by {} rule{}; new processes are checked at exec{}",
+                     options_.config.select.size(), options_.config.select.size() == 1 ? "" : "s",
+                     selector_->needs_listening_ports() ? ", listening ports every 2 s" : "");
       }
       return {};
   }

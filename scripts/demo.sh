@@ -9,6 +9,7 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "demo.sh: zerotrace loads eBPF programs and needs root: sudo $0" >&2
   exit 1
 fi
+echo "== checking dependencies and building (the first build takes a few minutes)"
 ./scripts/setup.sh >/dev/null
 ./scripts/build.sh >/dev/null
 

@@ -417,6 +417,10 @@ Agent Agent::exec(const std::vector<std::string>& command, std::vector<std::stri
   return Agent(std::move(args), std::regex("^zerotrace I tracing .* \\(pid [0-9]+\\)"));
 }
 
+Agent Agent::run(const std::filesystem::path& config, const std::regex& ready) {
+  return Agent({"run", "--config", config.string()}, ready);
+}
+
 Agent::Agent(std::vector<std::string> args, const std::regex& ready)
     : output_(dir_ / "spans.jsonl"), process_([&] {
         std::vector<std::string> argv{agent_binary()};

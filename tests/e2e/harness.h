@@ -133,6 +133,8 @@ class Agent {
  public:
   static Agent attach(const std::vector<pid_t>& pids, std::vector<std::string> extra_args = {});
   static Agent exec(const std::vector<std::string>& command, std::vector<std::string> extra_args = {});
+  // Node mode with a config file; ready once the agent logged a line matching `ready`.
+  static Agent run(const std::filesystem::path& config, const std::regex& ready);
 
   pid_t pid() const { return process_.pid(); }
   Subprocess& process() { return process_; }
