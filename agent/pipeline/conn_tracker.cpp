@@ -109,15 +109,22 @@ void ConnTracker::emit_records(Connection& conn, FlushCause cause) {
   }
 }
 
+void ConnTracker::flush_streams(Connection& conn, std::uint64_t now_ns, bool force) {
+  const int first = conn.streams[1].first_pending_ns() < conn.streams[0].first_pending_ns() ? 1 : 0;
+  for (int d : {first, 1 - first}) {
+    const auto dir = static_cast<Direction>(d);
+    conn.streams[d].flush(now_ns, force, [&](const Chunk& c) { deliver(conn, dir, c); });
+  }
+}
+
 void ConnTracker::finish(std::uint64_t conn_id, std::uint64_t ts_ns, FlushCause cause) {
   auto it = conns_.find(conn_id);
   if (it == conns_.end()) return;
   Connection& conn = it->second;
-  for (int d = 0; d < 2; ++d) {
-    const auto dir = static_cast<Direction>(d);
-    conn.streams[d].flush(ts_ns, true, [&](const Chunk& c) { deliver(conn, dir, c); });
-    stats_.gaps += conn.streams[d].stats().gaps;
-    stats_.gap_bytes += conn.streams[d].stats().gap_bytes;
+  flush_streams(conn, ts_ns, true);
+  for (const auto& stream : conn.streams) {
+    stats_.gaps += stream.stats().gaps;
+    stats_.gap_bytes += stream.stats().gap_bytes;
   }
   emit_records(conn, FlushCause::InStream);
   if (conn.parser) {
@@ -151,12 +158,8 @@ void ConnTracker::tick(std::uint64_t now_ns) {
       continue;
     }
     Connection& conn = c->second;
-    bool pending = false;
-    for (int d = 0; d < 2; ++d) {
-      const auto dir = static_cast<Direction>(d);
-      conn.streams[d].flush(now_ns, false, [&](const Chunk& ch) { deliver(conn, dir, ch); });
-      pending |= conn.streams[d].has_pending();
-    }
+    flush_streams(conn, now_ns, false);
+    const bool pending = conn.streams[0].has_pending() || conn.streams[1].has_pending();
     emit_records(conn, FlushCause::InStream);
     it = pending ? std::next(it) : with_pending_.erase(it);
   }

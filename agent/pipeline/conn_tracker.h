@@ -72,6 +72,9 @@ class ConnTracker {
   void touch(Connection& conn, std::uint64_t now_ns);
   void deliver(Connection& conn, protocols::Direction dir, const protocols::Chunk& chunk);
   void emit_records(Connection& conn, FlushCause cause);
+  // Gives up waiting on both directions, the one whose waiting bytes are older first, so that a
+  // request reaches the parser before the response that answers it.
+  void flush_streams(Connection& conn, std::uint64_t now_ns, bool force);
   void finish(std::uint64_t conn_id, std::uint64_t ts_ns, FlushCause cause);
 
   ConnTrackerOptions options_;

@@ -44,6 +44,10 @@ class DataStream {
   void flush(std::uint64_t now_ns, bool force, Deliver&& deliver);
 
   bool has_pending() const { return !pending_.empty(); }
+  // Syscall exit time of the oldest chunk waiting (UINT64_MAX when none waits).
+  std::uint64_t first_pending_ns() const {
+    return pending_.empty() ? UINT64_MAX : pending_.begin()->second.chunk.end_ns;
+  }
   const DataStreamStats& stats() const { return stats_; }
 
  private:

@@ -1,0 +1,221 @@
+// ConnTracker: from kernel records to protocol records, with every way a connection can end.
+#include "pipeline/conn_tracker.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace zt::pipeline {
+namespace {
+
+using protocols::HttpExchange;
+using protocols::Role;
+
+constexpr std::uint64_t kMs = 1'000'000;
+
+zt_tuple loopback_tuple(std::uint16_t local_port, std::uint16_t remote_port) {
+  zt_tuple t{};
+  t.family = AF_INET;
+  const std::uint32_t lo = htonl(INADDR_LOOPBACK);
+  std::memcpy(t.saddr, &lo, 4);
+  std::memcpy(t.daddr, &lo, 4);
+  t.sport = local_port;
+  t.dport = remote_port;
+  return t;
+}
+
+struct Emitted {
+  HttpExchange exchange;
+  ConnectionInfo info;
+  FlushCause cause;
+};
+
+class ConnTrackerTest : public ::testing::Test {
+ protected:
+  explicit ConnTrackerTest(ConnTrackerOptions options = {})
+      : tracker_(options, [this](protocols::Record&& r, const ConnectionInfo& info, FlushCause cause) {
+          emitted_.push_back({std::get<HttpExchange>(std::move(r)), info, cause});
+        }) {}
+
+  void open(std::uint64_t conn, std::uint32_t pid, std::uint8_t role, std::uint64_t ts = 0) {
+    zt_conn_event ev{};
+    ev.hdr.kind = ZT_EV_CONN_OPEN;
+    ev.hdr.pid = pid;
+    ev.hdr.ts_ns = ts;
+    ev.conn_id = conn;
+    ev.role = role;
+    ev.fd = 7;
+    ev.tuple = loopback_tuple(8080, 40000 + static_cast<std::uint16_t>(conn));
+    tracker_.on_conn_open(ev);
+  }
+
+  void data(std::uint64_t conn, std::uint32_t pid, std::uint8_t dir, const std::string& bytes, std::uint64_t ts,
+            std::uint8_t role = ZT_ROLE_SERVER, std::uint8_t flags = 0, std::uint64_t position = UINT64_MAX) {
+    zt_data_event ev{};
+    ev.hdr.kind = ZT_EV_DATA;
+    ev.hdr.pid = pid;
+    ev.hdr.tid = pid;
+    ev.hdr.ts_ns = ts;
+    ev.start_ns = ts;
+    ev.conn_id = conn;
+    auto& next = positions_[{conn, dir}];
+    ev.position = position == UINT64_MAX ? next : position;
+    next = ev.position + bytes.size();
+    ev.orig_size = bytes.size();
+    ev.captured = static_cast<std::uint32_t>(bytes.size());
+    ev.fd = 7;
+    ev.direction = dir;
+    ev.role = role;
+    ev.flags = flags;
+    ev.tuple = loopback_tuple(8080, 40000 + static_cast<std::uint16_t>(conn));
+    tracker_.on_data(ev, bytes, ts);
+  }
+
+  void close(std::uint64_t conn, std::uint32_t pid, std::uint64_t ts) {
+    zt_conn_event ev{};
+    ev.hdr.kind = ZT_EV_CONN_CLOSE;
+    ev.hdr.pid = pid;
+    ev.hdr.ts_ns = ts;
+    ev.conn_id = conn;
+    tracker_.on_conn_close(ev, ts);
+  }
+
+  ConnTracker tracker_;
+  std::vector<Emitted> emitted_;
+  std::map<std::pair<std::uint64_t, int>, std::uint64_t> positions_;
+};
+
+const std::string kRequest = "GET /a HTTP/1.1\r\nHost: svc\r\n\r\n";
+const std::string kResponse = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+TEST_F(ConnTrackerTest, AServerExchangeBecomesOneRecordWithItsConnection) {
+  open(1, 100, ZT_ROLE_SERVER);
+  data(1, 100, ZT_DIR_INGRESS, kRequest, 10 * kMs);
+  data(1, 100, ZT_DIR_EGRESS, kResponse, 12 * kMs);
+  ASSERT_EQ(emitted_.size(), 1u);
+  const auto& e = emitted_[0];
+  EXPECT_EQ(e.cause, FlushCause::InStream);
+  EXPECT_EQ(e.exchange.request.target, "/a");
+  ASSERT_TRUE(e.exchange.response);
+  EXPECT_EQ(e.exchange.response->status_code, 200);
+  EXPECT_EQ(e.info.pid, 100u);
+  EXPECT_EQ(e.info.role, Role::Server);
+  EXPECT_EQ(e.info.local.address, "127.0.0.1");
+  EXPECT_EQ(e.info.local.port, 8080);
+  EXPECT_EQ(e.info.remote.port, 40001);
+  EXPECT_FALSE(e.info.midstream);
+}
+
+TEST_F(ConnTrackerTest, ARequestStillOpenAtCloseIsFlushedAsClosed) {
+  open(1, 100, ZT_ROLE_SERVER);
+  data(1, 100, ZT_DIR_INGRESS, kRequest, 10 * kMs);
+  close(1, 100, 20 * kMs);
+  ASSERT_EQ(emitted_.size(), 1u);
+  EXPECT_EQ(emitted_[0].cause, FlushCause::Closed);
+  EXPECT_FALSE(emitted_[0].exchange.response);
+  EXPECT_EQ(tracker_.live_connections(), 0u);
+  EXPECT_EQ(tracker_.stats().connections_closed, 1u);
+}
+
+TEST_F(ConnTrackerTest, AProcessExitFlushesAndFreesThatProcessOnly) {
+  open(1, 100, ZT_ROLE_SERVER);
+  open(2, 200, ZT_ROLE_SERVER);
+  data(1, 100, ZT_DIR_INGRESS, kRequest, 10 * kMs);
+  data(2, 200, ZT_DIR_INGRESS, kRequest, 10 * kMs);
+  tracker_.on_process_exit(100, 30 * kMs);
+  ASSERT_EQ(emitted_.size(), 1u);
+  EXPECT_EQ(emitted_[0].info.pid, 100u);
+  EXPECT_EQ(emitted_[0].cause, FlushCause::ProcessExit);
+  EXPECT_EQ(tracker_.live_connections(), 1u);
+}
+
+TEST_F(ConnTrackerTest, NonHttpTrafficIsDeclaredUnsupportedAndThenIgnored) {
+  open(1, 100, ZT_ROLE_SERVER);
+  for (int i = 0; i < 8; ++i) data(1, 100, ZT_DIR_INGRESS, std::string("\x16\x03\x01\x02\x00", 5), i * kMs);
+  EXPECT_EQ(tracker_.stats().connections_unsupported, 1u);
+  data(1, 100, ZT_DIR_INGRESS, kRequest, 20 * kMs);
+  data(1, 100, ZT_DIR_EGRESS, kResponse, 21 * kMs);
+  EXPECT_TRUE(emitted_.empty());
+}
+
+TEST_F(ConnTrackerTest, AConnectionSeenMidStreamStartsAtTheNextRequestAndLearnsItsRole) {
+  // The tail of a body of a request that began before the agent, then a whole exchange.
+  data(1, 100, ZT_DIR_INGRESS, "the rest of an upload", 1 * kMs, ZT_ROLE_UNKNOWN, ZT_DATA_F_MIDSTREAM);
+  data(1, 100, ZT_DIR_INGRESS, kRequest, 2 * kMs, ZT_ROLE_UNKNOWN, ZT_DATA_F_MIDSTREAM);
+  data(1, 100, ZT_DIR_EGRESS, kResponse, 3 * kMs, ZT_ROLE_UNKNOWN, ZT_DATA_F_MIDSTREAM);
+  ASSERT_EQ(emitted_.size(), 1u);
+  EXPECT_EQ(emitted_[0].info.role, Role::Server);
+  EXPECT_TRUE(emitted_[0].info.midstream);
+  EXPECT_EQ(emitted_[0].exchange.request.target, "/a");
+}
+
+TEST_F(ConnTrackerTest, LostRecordsBecomeAGapAndParsingResumesAfterIt) {
+  open(1, 100, ZT_ROLE_SERVER);
+  data(1, 100, ZT_DIR_INGRESS, kRequest, 1 * kMs);
+  data(1, 100, ZT_DIR_EGRESS, kResponse, 2 * kMs);
+  // 500 bytes of the next exchange were lost in the kernel (positions jump).
+  data(1, 100, ZT_DIR_INGRESS, kRequest, 3 * kMs, ZT_ROLE_SERVER, 0, kRequest.size() + 500);
+  data(1, 100, ZT_DIR_EGRESS, kResponse, 4 * kMs, ZT_ROLE_SERVER, 0, kResponse.size() + 700);
+  EXPECT_EQ(emitted_.size(), 1u);  // the later bytes wait for the missing ones
+  tracker_.tick(200 * kMs);         // long past the 50 ms wait
+  ASSERT_EQ(emitted_.size(), 2u);
+  EXPECT_EQ(emitted_[1].exchange.request.target, "/a");
+  ASSERT_TRUE(emitted_[1].exchange.response);
+  EXPECT_EQ(tracker_.stats().gaps, 2u);
+  EXPECT_EQ(tracker_.stats().gap_bytes, 1200u);
+}
+
+TEST_F(ConnTrackerTest, ShutdownFlushesEveryConnection) {
+  open(1, 100, ZT_ROLE_SERVER);
+  open(2, 100, ZT_ROLE_CLIENT);
+  data(1, 100, ZT_DIR_INGRESS, kRequest, 1 * kMs);
+  data(2, 100, ZT_DIR_EGRESS, kRequest, 1 * kMs, ZT_ROLE_CLIENT);
+  tracker_.shutdown(5 * kMs);
+  ASSERT_EQ(emitted_.size(), 2u);
+  for (const auto& e : emitted_) EXPECT_EQ(e.cause, FlushCause::Shutdown);
+  EXPECT_EQ(tracker_.live_connections(), 0u);
+}
+
+class BoundedConnTrackerTest : public ConnTrackerTest {
+ protected:
+  static ConnTrackerOptions bounded() {
+    ConnTrackerOptions o;
+    o.max_connections = 2;
+    o.idle_timeout_ns = 100 * kMs;
+    return o;
+  }
+  BoundedConnTrackerTest() : ConnTrackerTest(bounded()) {}
+};
+
+TEST_F(BoundedConnTrackerTest, IdleConnectionsAreEvictedWithWhatTheyHeld) {
+  open(1, 100, ZT_ROLE_SERVER, 0);
+  data(1, 100, ZT_DIR_INGRESS, kRequest, 1 * kMs);
+  tracker_.tick(50 * kMs);
+  EXPECT_EQ(tracker_.live_connections(), 1u);
+  tracker_.tick(102 * kMs);
+  EXPECT_EQ(tracker_.live_connections(), 0u);
+  ASSERT_EQ(emitted_.size(), 1u);
+  EXPECT_EQ(emitted_[0].cause, FlushCause::Idle);
+  EXPECT_EQ(tracker_.stats().connections_evicted, 1u);
+}
+
+TEST_F(BoundedConnTrackerTest, AtTheCapTheLeastRecentlyActiveConnectionGoes) {
+  open(1, 100, ZT_ROLE_SERVER, 1 * kMs);
+  open(2, 100, ZT_ROLE_SERVER, 2 * kMs);
+  data(1, 100, ZT_DIR_INGRESS, kRequest, 3 * kMs);  // 1 is now the more recent
+  open(3, 100, ZT_ROLE_SERVER, 4 * kMs);
+  EXPECT_EQ(tracker_.live_connections(), 2u);
+  EXPECT_EQ(tracker_.stats().connections_evicted, 1u);
+  data(2, 100, ZT_DIR_INGRESS, kRequest, 5 * kMs);  // 2 comes back as a new connection: 1 goes
+  ASSERT_EQ(emitted_.size(), 1u);
+  EXPECT_EQ(emitted_[0].info.conn_id, 1u);
+  EXPECT_EQ(emitted_[0].cause, FlushCause::Evicted);
+}
+
+}  // namespace
+}  // namespace zt::pipeline
