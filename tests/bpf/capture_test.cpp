@@ -57,6 +57,19 @@ TcpPair make_pair(bool ipv6 = false, bool plain_accept = false) {
   return p;
 }
 
+// Reads exactly `size` bytes (TCP may hand them over in several reads); fewer on EOF or error.
+std::string read_all(int fd, std::size_t size) {
+  std::string in(size, '\0');
+  std::size_t got = 0;
+  while (got < size) {
+    ssize_t n = read(fd, in.data() + got, size - got);
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  in.resize(got);
+  return in;
+}
+
 const zt_conn_event* find_conn(const std::vector<zt_conn_event>& evs, std::uint32_t kind, int fd) {
   for (const auto& e : evs) {
     if (e.hdr.kind == kind && e.fd == fd && e.hdr.pid == static_cast<std::uint32_t>(getpid())) return &e;
@@ -190,13 +203,7 @@ TEST_F(CaptureTest, PayloadBeyondTheCaptureSizeIsTruncatedButItsSizeIsKept) {
   TcpPair p = make_pair();
   const std::string big(1000, 'x');
   ASSERT_EQ(write(p.client, big.data(), big.size()), 1000);
-  std::string in(1000, '\0');
-  std::size_t got = 0;
-  while (got < in.size()) {
-    ssize_t n = read(p.server, in.data() + got, in.size() - got);
-    ASSERT_GT(n, 0);
-    got += static_cast<std::size_t>(n);
-  }
+  ASSERT_EQ(read_all(p.server, 1000).size(), 1000u);
   drain();
   const auto* copen = find_conn(conns_, ZT_EV_CONN_OPEN, p.client);
   ASSERT_NE(copen, nullptr);
@@ -326,13 +333,7 @@ TEST_F(CaptureTest, SendfileKeepsStreamPositionsWithoutPayload) {
   ASSERT_EQ(sendfile(p.client, file, &offset, body.size()), 300);
   ASSERT_EQ(write(p.client, "tail", 4), 4);
   close(file);
-  std::string in(308, '\0');
-  std::size_t got = 0;
-  while (got < in.size()) {
-    ssize_t n = read(p.server, in.data() + got, in.size() - got);
-    ASSERT_GT(n, 0);
-    got += static_cast<std::size_t>(n);
-  }
+  ASSERT_EQ(read_all(p.server, 308).size(), 308u);
   drain();
   const auto* copen = find_conn(conns_, ZT_EV_CONN_OPEN, p.client);
   ASSERT_NE(copen, nullptr);

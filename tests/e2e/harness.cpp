@@ -417,6 +417,17 @@ Agent Agent::exec(const std::vector<std::string>& command, std::vector<std::stri
   return Agent(std::move(args), std::regex("^zerotrace I tracing .* \\(pid [0-9]+\\)"));
 }
 
+std::vector<ClientResult> parse_client_results(const std::string& out) {
+  std::vector<ClientResult> results;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    ClientResult r;
+    if (fields >> r.status >> r.body_size >> r.local_port >> r.target) results.push_back(r);
+  }
+  return results;
+}
+
 Agent Agent::run(const std::filesystem::path& config, const std::regex& ready) {
   return Agent({"run", "--config", config.string()}, ready);
 }

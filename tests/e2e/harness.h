@@ -110,6 +110,16 @@ struct Completed {
 };
 Completed run_to_completion(std::vector<std::string> argv, Millis timeout = Millis(30000));
 
+// One line of the workload clients' output (node_client.js, keepalive_client.py):
+// "STATUS BODY_SIZE LOCAL_PORT TARGET", TARGET being the URL or path requested.
+struct ClientResult {
+  int status = 0;
+  std::int64_t body_size = 0;
+  int local_port = 0;
+  std::string target;
+};
+std::vector<ClientResult> parse_client_results(const std::string& out);
+
 // A loopback TCP port nobody listens on right now.
 std::uint16_t free_port();
 // Waits until some socket listens on the TCP port (read from /proc/net/tcp*, without connecting,

@@ -25,23 +25,6 @@ struct OpenConnectionCase {
 void PrintTo(const OpenConnectionCase& c, std::ostream* os) { *os << c.name; }
 
 // One line per request of keepalive_client.py: "<status> <body size> <local port> <path>".
-struct Response {
-  int status = 0;
-  std::int64_t body_size = 0;
-  int local_port = 0;
-  std::string path;
-};
-
-std::vector<Response> parse_client_output(const std::string& out) {
-  std::vector<Response> responses;
-  std::istringstream lines(out);
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream fields(line);
-    Response r;
-    if (fields >> r.status >> r.body_size >> r.local_port >> r.path) responses.push_back(r);
-  }
-  return responses;
-}
 
 std::string join(const std::vector<std::string>& parts) {
   std::string out;
@@ -68,7 +51,7 @@ TEST_P(OpenConnection, PickedUpAtTheNextRequest) {
   client.write_stdin("go\n");
   ASSERT_TRUE(client.wait_for_line(Stream::Out, "PHASE2 DONE")) << client.output(Stream::Err);
   ASSERT_EQ(client.wait(), 0);
-  const auto responses = parse_client_output(client.output(Stream::Out));
+  const auto responses = parse_client_results(client.output(Stream::Out));
   ASSERT_EQ(responses.size(), 1 + c.after.size()) << client.output(Stream::Out);
   for (const auto& r : responses) ASSERT_EQ(r.local_port, responses[0].local_port) << "the client reconnected";
 
@@ -94,10 +77,10 @@ TEST_P(OpenConnection, PickedUpAtTheNextRequest) {
   for (const auto& s : server_spans) server_by_path[attr(s, "url.path").dump()] = &s;
   for (const auto& s : client_spans) client_by_path[attr(s, "url.path").dump()] = &s;
   for (std::size_t i = 0; i < c.after.size(); ++i) {
-    const Response& r = responses[i + 1];
-    const Json* srv = server_by_path[Json(r.path).dump()];
-    const Json* cli = client_by_path[Json(r.path).dump()];
-    SCOPED_TRACE("request " + r.path);
+    const ClientResult& r = responses[i + 1];
+    const Json* srv = server_by_path[Json(r.target).dump()];
+    const Json* cli = client_by_path[Json(r.target).dump()];
+    SCOPED_TRACE("request " + r.target);
     for (const Json* s : {srv, cli}) {
       if (s == nullptr) continue;
       SCOPED_TRACE(s->dump());
@@ -113,7 +96,7 @@ TEST_P(OpenConnection, PickedUpAtTheNextRequest) {
       expect_resource(*srv, server.facts(), server.facts().exe_name);
     }
     if (cli != nullptr) {
-      EXPECT_EQ(attr(*cli, "url.full"), server.url(r.path));
+      EXPECT_EQ(attr(*cli, "url.full"), server.url(r.target));
       EXPECT_EQ(attr(*cli, "network.peer.port"), server.port());
       EXPECT_EQ((*cli)["status"]["code"], r.status >= 400 ? "ERROR" : "UNSET");
       EXPECT_EQ(attr(*cli, "error.type"), r.status >= 400 ? Json(std::to_string(r.status)) : Json());

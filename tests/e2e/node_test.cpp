@@ -12,23 +12,6 @@ namespace zt::e2e {
 namespace {
 
 // One line per request from node_client.js: "<status> <body size> <local port> <url>".
-struct ClientRequest {
-  int status = 0;
-  std::int64_t body_size = 0;
-  int local_port = 0;
-  std::string url;
-};
-
-std::vector<ClientRequest> parse_client_output(const std::string& out) {
-  std::vector<ClientRequest> requests;
-  std::istringstream lines(out);
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream fields(line);
-    ClientRequest r;
-    if (fields >> r.status >> r.body_size >> r.local_port >> r.url) requests.push_back(r);
-  }
-  return requests;
-}
 
 TEST(Node, ServerAndClientSpansForEveryRequest) {
   ZT_REQUIRE_ROOT();
@@ -54,7 +37,7 @@ TEST(Node, ServerAndClientSpansForEveryRequest) {
   EXPECT_EQ(client_agent.exit_status(), 0);
   const std::string client_out = client_agent.process().output(Stream::Out);
   ASSERT_NE(client_out.find("DONE"), std::string::npos) << client_out;
-  const auto requests = parse_client_output(client_out);
+  const auto requests = parse_client_results(client_out);
   ASSERT_EQ(requests.size(), 4u) << client_out;
   for (const auto& r : requests) ASSERT_EQ(r.local_port, requests[0].local_port) << "the client reconnected";
 
@@ -85,7 +68,7 @@ TEST(Node, ServerAndClientSpansForEveryRequest) {
     const auto& srv = server_spans[i];
     const auto& cli = client_spans[i];
     const auto& r = requests[i];
-    SCOPED_TRACE(r.url + "\n  server span: " + srv.dump() + "\n  client span: " + cli.dump());
+    SCOPED_TRACE(r.target + "\n  server span: " + srv.dump() + "\n  client span: " + cli.dump());
     for (const auto* s : {&srv, &cli}) {
       EXPECT_EQ(attr(*s, "http.request.method"), "GET");
       EXPECT_EQ(attr(*s, "url.path"), paths[i]);
@@ -104,7 +87,7 @@ TEST(Node, ServerAndClientSpansForEveryRequest) {
     EXPECT_EQ(attr(srv, "error.type"), nullptr);
     expect_resource(srv, server.facts(), "inventory");
 
-    EXPECT_EQ(attr(cli, "url.full"), r.url);
+    EXPECT_EQ(attr(cli, "url.full"), r.target);
     EXPECT_EQ(attr(cli, "network.peer.address"), "127.0.0.1");
     EXPECT_EQ(attr(cli, "network.peer.port"), server.port());
     EXPECT_EQ(attr(cli, "client.port"), nullptr);
