@@ -384,6 +384,11 @@ void Agent::print_stats() {
       stats_.events, stats_.data_events, stats_.kernel_dropped, stats_.kernel_other_losses,
       stats_.kernel_truncated, options_.config.capture_bytes, stats_.connections,
       stats_.unsupported_connections, stats_.spans, stats_.parse_errors, stats_.gap_bytes);
+  const auto& ctx = builder_->context_stats();
+  if (ctx.extracted || ctx.malformed) {
+    spdlog::info("trace context: {} requests joined their caller's trace, {} propagation headers malformed (ignored)",
+                 ctx.extracted, ctx.malformed);
+  }
   if (stats_.malformed_records) spdlog::warn("{} malformed ring-buffer records skipped", stats_.malformed_records);
 }
 

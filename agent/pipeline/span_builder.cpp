@@ -38,16 +38,21 @@ bool closed_by_traffic(FlushCause cause) { return cause == FlushCause::InStream 
 
 }  // namespace
 
-trace::Span SpanBuilder::build(const protocols::Record& record, const ConnectionInfo& conn, FlushCause cause) const {
+trace::Span SpanBuilder::build(const protocols::Record& record, const ConnectionInfo& conn, FlushCause cause) {
   return std::visit([&](const auto& r) { return build_http(r, conn, cause); }, record);
 }
 
-trace::Span SpanBuilder::build_http(const HttpExchange& ex, const ConnectionInfo& conn, FlushCause cause) const {
+trace::Span SpanBuilder::build_http(const HttpExchange& ex, const ConnectionInfo& conn, FlushCause cause) {
   const auto& req = ex.request;
   const bool server = conn.role != Role::Client;  // Unknown cannot reach here: parsers resolve it
   trace::Span span;
-  span.trace_id = trace::new_trace_id();
   span.span_id = trace::new_span_id();
+  if (auto caller = server ? context::extract(req.headers, &context_stats_) : std::nullopt) {
+    span.trace_id = caller->trace_id;
+    span.parent_span_id = caller->span_id;
+  } else {
+    span.trace_id = trace::new_trace_id();
+  }
   span.kind = server ? SpanKind::Server : SpanKind::Client;
   span.tid = req.tid;
   span.conn_id = conn.conn_id;

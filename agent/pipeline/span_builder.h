@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 
+#include "context/trace_context.h"
 #include "core/clock.h"
 #include "pipeline/connection_info.h"
 #include "protocols/protocol.h"
@@ -19,11 +20,15 @@ class SpanBuilder {
   SpanBuilder(ResourceLookup resources, const MonotonicToRealtime* clock)
       : resources_(std::move(resources)), clock_(clock) {}
 
-  trace::Span build(const protocols::Record& record, const ConnectionInfo& conn, FlushCause cause) const;
-  trace::Span build_http(const protocols::HttpExchange& exchange, const ConnectionInfo& conn,
-                         FlushCause cause) const;
+  trace::Span build(const protocols::Record& record, const ConnectionInfo& conn, FlushCause cause);
+  // A SERVER span whose request carries a trace context (W3C, B3, Jaeger) joins that trace with
+  // the caller's span as parent; otherwise it starts a trace of its own.
+  trace::Span build_http(const protocols::HttpExchange& exchange, const ConnectionInfo& conn, FlushCause cause);
+
+  const context::ExtractStats& context_stats() const { return context_stats_; }
 
  private:
+  context::ExtractStats context_stats_;
   ResourceLookup resources_;
   const MonotonicToRealtime* clock_;
 };
