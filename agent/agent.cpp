@@ -386,7 +386,7 @@ void Agent::print_stats() {
       stats_.unsupported_connections, stats_.spans, stats_.parse_errors, stats_.gap_bytes);
   const auto& ctx = builder_->context_stats();
   if (ctx.extracted || ctx.malformed) {
-    spdlog::info("trace context: {} requests joined their caller's trace, {} propagation headers malformed (ignored)",
+    spdlog::info("trace context: requests that joined their caller's trace: {}; malformed propagation headers ignored: {}",
                  ctx.extracted, ctx.malformed);
   }
   if (stats_.malformed_records) spdlog::warn("{} malformed ring-buffer records skipped", stats_.malformed_records);

@@ -59,7 +59,7 @@ TEST(TraceContext, ServerSpansJoinTheCallersTraceInEveryFormat) {
       EXPECT_NE((*span)["span_id"], cases[i].parent_span_id);
     }
   }
-  EXPECT_NE(agent.log().find("4 requests joined their caller's trace, 1 propagation headers malformed"),
+  EXPECT_NE(agent.log().find("requests that joined their caller's trace: 4; malformed propagation headers ignored: 1"),
             std::string::npos)
       << agent.log();
 }
