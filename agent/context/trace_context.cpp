@@ -44,6 +44,15 @@ bool all_zero(const std::array<std::uint8_t, N>& id) {
   return std::all_of(id.begin(), id.end(), [](std::uint8_t b) { return b == 0; });
 }
 
+TraceContext make_context(const std::array<std::uint8_t, 16>& trace_id, const std::array<std::uint8_t, 8>& span_id,
+                          Format format) {
+  TraceContext ctx;
+  ctx.trace_id = trace_id;
+  ctx.span_id = span_id;
+  ctx.format = format;
+  return ctx;
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -96,11 +105,8 @@ std::optional<TraceContext> parse_traceparent(std::string_view value) {
   auto span_id = decode_hex<8>(span_hex);
   auto flags = decode_hex<1>(flags_hex);
   if (!trace_id || !span_id || !flags || all_zero(*trace_id) || all_zero(*span_id)) return std::nullopt;
-  TraceContext ctx;
-  ctx.trace_id = *trace_id;
-  ctx.span_id = *span_id;
+  auto ctx = make_context(*trace_id, *span_id, Format::W3C);
   ctx.sampled = ((*flags)[0] & 0x01) != 0;
-  ctx.format = Format::W3C;
   return ctx;
 }
 
@@ -128,10 +134,7 @@ std::optional<TraceContext> parse_b3_single(std::string_view value) {
   auto trace_id = decode_padded_hex<16>(parts[0]);
   auto span_id = decode_hex<8>(parts[1]);
   if (!trace_id || !span_id || all_zero(*trace_id) || all_zero(*span_id)) return std::nullopt;
-  TraceContext ctx;
-  ctx.trace_id = *trace_id;
-  ctx.span_id = *span_id;
-  ctx.format = Format::B3Single;
+  auto ctx = make_context(*trace_id, *span_id, Format::B3Single);
   if (parts.size() >= 3) {
     if (parts[2] == "0") ctx.sampled = false;
     else if (parts[2] == "1" || parts[2] == "d") ctx.sampled = true;
@@ -148,10 +151,7 @@ std::optional<TraceContext> parse_b3_multi(std::string_view trace_id_text, std::
   auto trace_id = decode_padded_hex<16>(trace_id_text);
   auto span_id = decode_hex<8>(trim(span_id_text));
   if (!trace_id || !span_id || all_zero(*trace_id) || all_zero(*span_id)) return std::nullopt;
-  TraceContext ctx;
-  ctx.trace_id = *trace_id;
-  ctx.span_id = *span_id;
-  ctx.format = Format::B3Multi;
+  auto ctx = make_context(*trace_id, *span_id, Format::B3Multi);
   sampled = trim(sampled);
   if (trim(flags) == "1") ctx.sampled = true;  // debug
   else if (sampled == "0" || sampled == "false") ctx.sampled = false;
@@ -177,11 +177,8 @@ std::optional<TraceContext> parse_jaeger(std::string_view value) {
   auto flags = decode_padded_hex<1>(parts[3]);
   if (!trace_id || !span_id || !flags || all_zero(*trace_id) || all_zero(*span_id)) return std::nullopt;
   if (parts[2] != "0" && !decode_padded_hex<8>(parts[2])) return std::nullopt;
-  TraceContext ctx;
-  ctx.trace_id = *trace_id;
-  ctx.span_id = *span_id;
+  auto ctx = make_context(*trace_id, *span_id, Format::Jaeger);
   ctx.sampled = ((*flags)[0] & 0x01) != 0;
-  ctx.format = Format::Jaeger;
   return ctx;
 }
 
