@@ -59,7 +59,7 @@ int run_check() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"zerotrace: zero-code OpenTelemetry traces from syscalls, TLS and CUDA calls", "zerotrace"};
+  CLI::App app{"zerotrace: OpenTelemetry spans from what services already do, with no change to them (HTTP/1.x over TCP today)", "zerotrace"};
   app.require_subcommand(1);
   app.fallthrough();
   app.set_version_flag("--version", ZEROTRACE_VERSION);
