@@ -182,7 +182,9 @@ void Agent::consider_process(std::uint32_t pid) {
   if (!selector_ || pid == static_cast<std::uint32_t>(getpid())) return;
   auto identity = discovery::read_process_identity(pid, "/proc");
   if (!identity) return;
-  const bool selected = selector_->matches(*identity, listening_ports_[pid]);
+  static const std::set<std::uint16_t> kNoPorts;
+  const auto ports = listening_ports_.find(pid);
+  const bool selected = selector_->matches(*identity, ports == listening_ports_.end() ? kNoPorts : ports->second);
   const bool traced = loader_->is_traced(pid);
   if (selected && !traced) {
     if (loader_->trace_pid(pid, true)) {
@@ -246,8 +248,14 @@ void Agent::on_record(const void* data, std::size_t size) {
       break;
     case ZT_EV_PROC_EXEC:
       if (auto ev = pipeline::read_record<zt_proc_event>(data, size)) {
-        registry_.refresh(ev->hdr.pid);
+        // Selection first (node mode sees every exec on the node): only traced processes are
+        // worth an identity in the registry.
         consider_process(ev->hdr.pid);
+        if (loader_->is_traced(ev->hdr.pid)) {
+          registry_.refresh(ev->hdr.pid);
+        } else {
+          registry_.forget(ev->hdr.pid);
+        }
       }
       break;
     case ZT_EV_PROC_EXIT:
