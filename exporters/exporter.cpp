@@ -8,12 +8,13 @@
 
 #include "exporters/console_exporter.h"
 #include "exporters/jsonl_exporter.h"
+#include "exporters/otlp/otlp_exporter.h"
 
 namespace zt::exporters {
 namespace {
 
 constexpr std::string_view kAcceptedForms =
-    "accepted forms: console, console=FILE, jsonl=FILE (FILE \"-\" is standard output)";
+    "accepted forms: console, console=FILE, jsonl=FILE (FILE \"-\" is standard output), otlp, otlp=ENDPOINT";
 
 Error bad_spec(std::string_view spec, std::string_view why) {
   return make_error("output \"" + std::string(spec) + "\": " + std::string(why) + "; " + std::string(kAcceptedForms));
@@ -41,12 +42,22 @@ Result<std::unique_ptr<SpanExporter>> make_exporter(std::string_view spec, const
   const std::string_view kind = spec.substr(0, equals);
   const bool has_target = equals != std::string_view::npos;
   const std::string target(has_target ? spec.substr(equals + 1) : std::string_view());
-  if (has_target && target.empty()) return bad_spec(spec, "missing FILE after '='");
+  if (has_target && target.empty()) return bad_spec(spec, "missing value after '='");
 
   if (kind == "console") return make_console_exporter(has_target ? target : "-", opts);
   if (kind == "jsonl") {
     if (!has_target) return bad_spec(spec, "jsonl needs a FILE");
     return make_jsonl_exporter(target);
+  }
+  if (kind == "otlp") {
+    // Layers: config file < environment < the endpoint given here.
+    otlp::Settings settings = opts.otlp_settings;
+    if (opts.read_environment) {
+      for (auto& [key, value] : otlp::settings_from_environment()) settings[key] = value;
+    }
+    auto options = otlp::resolve(settings, has_target ? std::optional<std::string>(target) : std::nullopt);
+    if (!options) return make_error("output \"" + std::string(spec) + "\": otlp " + options.error().message);
+    return otlp::make_otlp_exporter(*options);
   }
   return bad_spec(spec, "unknown exporter \"" + std::string(kind) + "\"");
 }

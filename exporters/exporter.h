@@ -3,11 +3,15 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <string>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
 #include "core/result.h"
+#include "exporters/export_stats.h"
 #include "trace/span.h"
 
 namespace zt::exporters {
@@ -28,6 +32,10 @@ struct ExporterOptions {
   // Console on stdout: ANSI colors. The CLI sets it when stdout is a terminal; console=FILE
   // never uses colors.
   bool color = false;
+  // OTLP: settings from the config file's `otlp:` section, keyed as in otlp/otlp_options.h. The
+  // environment (OTEL_EXPORTER_OTLP_*, OTEL_BSP_*) overrides them when `read_environment`.
+  std::map<std::string, std::string> otlp_settings;
+  bool read_environment = true;
 };
 
 class SpanExporter {
@@ -40,9 +48,12 @@ class SpanExporter {
   // Flushes and releases the sink. Idempotent; spans exported afterwards are dropped.
   virtual void shutdown() = 0;
   virtual std::string_view name() const = 0;
+  // Delivery counters, for exporters that send over a network (nullopt for local sinks).
+  virtual std::optional<ExportStats> stats() const { return std::nullopt; }
 };
 
-// Accepted specs: "console", "console=FILE", "jsonl=FILE"; FILE "-" means standard output.
+// Accepted specs: "console", "console=FILE", "jsonl=FILE" (FILE "-" means standard output),
+// "otlp", "otlp=ENDPOINT" (settings from the environment and `otlp_settings`).
 // Files are opened for appending. A bad spec or an unopenable file gives an Error that says why
 // and lists the accepted forms.
 Result<std::unique_ptr<SpanExporter>> make_exporter(std::string_view spec, const ExporterOptions& opts);

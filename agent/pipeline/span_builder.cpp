@@ -50,6 +50,9 @@ trace::Span SpanBuilder::build_http(const HttpExchange& ex, const ConnectionInfo
   if (auto caller = server ? context::extract(req.headers, &context_stats_) : std::nullopt) {
     span.trace_id = caller->trace_id;
     span.parent_span_id = caller->span_id;
+    span.parent_is_remote = true;
+    span.trace_flags = caller->sampled ? trace::kTraceFlagSampled : 0;
+    span.trace_state = std::move(caller->trace_state);
   } else {
     span.trace_id = trace::new_trace_id();
   }

@@ -32,10 +32,17 @@ struct Resource {
   std::vector<Attribute> attributes;  // service.name, process.*, host.name, ...
 };
 
+inline constexpr std::uint8_t kTraceFlagSampled = 0x01;
+
 struct Span {
   TraceId trace_id{};
   SpanId span_id{};
   SpanId parent_span_id{};  // all zero: a root span
+  // W3C trace flags of the span's context (bit 0: sampled). Spans the agent starts are sampled;
+  // a span that joins a caller's trace keeps the caller's decision.
+  std::uint8_t trace_flags = kTraceFlagSampled;
+  std::string trace_state;          // W3C tracestate carried from the caller, verbatim
+  bool parent_is_remote = false;    // the parent was observed in another process (header or pairing)
   std::string name;
   SpanKind kind = SpanKind::Internal;
   std::uint64_t start_unix_ns = 0;
@@ -54,6 +61,7 @@ struct Span {
     return nullptr;
   }
   bool is_root() const { return parent_span_id == SpanId{}; }
+  bool sampled() const { return (trace_flags & kTraceFlagSampled) != 0; }
 };
 
 std::string to_hex(const TraceId& id);
