@@ -15,6 +15,8 @@ MAIN_PKGS=(
   libelf-dev zlib1g-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # exporters: OTLP protobuf/gRPC, HTTP transports
+  libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc libcurl4-openssl-dev
   # test peers and workloads
   python3 nginx-light wrk curl iproute2 procps
 )
