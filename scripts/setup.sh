@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every build and test dependency of zerotrace from Debian's packages.
+# Installs every build and test dependency of zerotrace: Debian's packages, then the npm packages
+# of the Node.js test peers in tests/js.
 # Idempotent: when everything is present it returns in about a second without touching apt.
 set -euo pipefail
 
@@ -23,6 +24,21 @@ MAIN_PKGS=(
 # bookworm's libbpf 1.1 lacks BPF_UPROBE and uprobe_multi; 1.4 and bpftool 7.5 come from backports.
 BACKPORTS_PKGS=(libbpf-dev bpftool)
 
+# tests/js pins its npm packages in package-lock.json; install them when node_modules is missing or
+# older than the lockfile. Install scripts are skipped: none in that tree is needed (protobufjs's
+# only prints a version warning), and so no package code runs as root.
+install_js_test_packages() {
+  local js_dir
+  js_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/js"
+  if [ -d "$js_dir/node_modules" ] && [ "$js_dir/node_modules" -nt "$js_dir/package-lock.json" ]; then
+    echo "setup.sh: tests/js npm packages up to date"
+    return
+  fi
+  echo "setup.sh: tests/js: npm ci"
+  (cd "$js_dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+  touch "$js_dir/node_modules"
+}
+
 missing=()
 for p in "${MAIN_PKGS[@]}" "${BACKPORTS_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -37,6 +53,7 @@ fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup.sh: all dependencies present"
+  install_js_test_packages
   exit 0
 fi
 
@@ -55,4 +72,5 @@ apt-get install -y -qq --no-install-recommends -t bookworm-backports "${BACKPORT
 # nginx-light enables itself as a service on install; our tests start their own instances.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
 pkill -x nginx 2>/dev/null || true
+install_js_test_packages
 echo "setup.sh: done"
