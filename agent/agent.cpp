@@ -97,6 +97,7 @@ class Agent {
 Result<void> Agent::start_exporters() {
   exporters::ExporterOptions eopts;
   eopts.color = options_.console_color;
+  eopts.otlp_settings = options_.config.otlp;
   auto specs = options_.config.outputs;
   if (specs.empty()) specs.push_back("console");
   for (const auto& spec : specs) {
@@ -398,6 +399,9 @@ void Agent::print_stats() {
                  ctx.extracted, ctx.malformed);
   }
   if (stats_.malformed_records) spdlog::warn("{} malformed ring-buffer records skipped", stats_.malformed_records);
+  for (const auto& e : exporters_) {
+    if (const auto s = e->stats()) spdlog::info("export {}: {}", e->name(), exporters::format_stats(*s));
+  }
 }
 
 }  // namespace

@@ -17,7 +17,25 @@
 namespace zt::discovery {
 namespace {
 
-constexpr std::array kTopLevelKeys = {"select", "capture_bytes", "outputs", "log_level"};
+constexpr std::array kTopLevelKeys = {"select", "capture_bytes", "outputs", "log_level", "otlp"};
+constexpr std::array kOtlpKeys = {"endpoint", "traces_endpoint", "protocol", "headers", "compression", "timeout",
+                                  "certificate", "client_key", "client_certificate", "insecure", "batch"};
+constexpr std::array kBatchKeys = {"max_queue_size", "max_export_batch_size", "schedule_delay", "export_timeout"};
+
+// Percent-encodes what the OTEL_EXPORTER_OTLP_HEADERS syntax reserves, so that a YAML mapping of
+// headers can travel as one settings string.
+std::string encode_header_part(const std::string& text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : text) {
+    if (c == ',' || c == '=' || c == '%') {
+      out += {'%', kHex[static_cast<unsigned char>(c) >> 4], kHex[c & 0xf]};
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
 constexpr std::array kRuleKeys = {"exe_name", "exe_path", "port", "pid"};
 constexpr std::array kLogLevels = {"trace", "debug", "info", "warn", "error"};
 constexpr std::int64_t kMaxPid = 4194304;  // PID_MAX_LIMIT on 64-bit kernels
@@ -78,10 +96,13 @@ class ConfigParser {
       if (key == "select") return parse_select(value, path, config.select);
       if (key == "capture_bytes") return parse_capture_bytes(value, path, config.capture_bytes);
       if (key == "outputs") return parse_outputs(value, path, config.outputs);
+      if (key == "otlp") return parse_otlp(value, path, config.otlp);
       return parse_log_level(value, path, config.log_level);
     };
     auto parsed = for_each_key(root, "", kTopLevelKeys, read_setting);
     if (!parsed) return parsed.error();
+    // An otlp section is a request to export there, unless outputs says otherwise.
+    if (!config.otlp.empty() && config.outputs.empty()) config.outputs.push_back("otlp");
     return config;
   }
 
@@ -183,6 +204,45 @@ class ConfigParser {
       outputs.push_back(item.Scalar());
     }
     return {};
+  }
+
+  Result<void> parse_otlp(const YAML::Node& node, const std::string& path,
+                           std::map<std::string, std::string>& otlp) const {
+    if (node.IsNull()) return {};
+    if (!node.IsMap()) return error_at(path, "expected a mapping of OTLP settings, got " + describe(node));
+    const KeyHandler read = [&](const std::string& key, const YAML::Node& value, const std::string& key_path) {
+      if (key == "headers") {
+        if (value.IsScalar()) {
+          otlp["headers"] = value.Scalar();  // "k1=v1,k2=v2", as in OTEL_EXPORTER_OTLP_HEADERS
+          return Result<void>{};
+        }
+        if (!value.IsMap()) return Result<void>(error_at(key_path, "expected a mapping of header: value, got " + describe(value)));
+        std::string joined;
+        for (const auto& entry : value) {
+          if (!entry.first.IsScalar() || !entry.second.IsScalar()) {
+            return Result<void>(error_at(key_path, "header names and values must be plain text"));
+          }
+          if (!joined.empty()) joined += ',';
+          joined += encode_header_part(entry.first.Scalar()) + "=" + encode_header_part(entry.second.Scalar());
+        }
+        otlp["headers"] = joined;
+        return Result<void>{};
+      }
+      if (key == "batch") {
+        if (!value.IsMap()) return Result<void>(error_at(key_path, "expected a mapping of batch settings, got " + describe(value)));
+        const KeyHandler read_batch = [&](const std::string& bkey, const YAML::Node& bvalue, const std::string& bpath) {
+          const auto number = as_integer(bvalue);
+          if (!number || *number < 0) return Result<void>(error_at(bpath, "expected a non-negative integer, got " + describe(bvalue)));
+          otlp["bsp." + bkey] = std::to_string(*number);
+          return Result<void>{};
+        };
+        return for_each_key(value, key_path, kBatchKeys, read_batch);
+      }
+      if (!value.IsScalar()) return Result<void>(error_at(key_path, "expected a single value, got " + describe(value)));
+      otlp[key] = value.Scalar();
+      return Result<void>{};
+    };
+    return for_each_key(node, path, kOtlpKeys, read);
   }
 
   Result<void> parse_log_level(const YAML::Node& node, const std::string& path, std::string& log_level) const {

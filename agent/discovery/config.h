@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,10 @@ struct Config {
   std::uint32_t capture_bytes = 4096;  // payload prefix captured per syscall
   std::vector<std::string> outputs;    // exporter specs ("console", "jsonl=FILE"); empty: not set
   std::string log_level = "info";      // trace, debug, info, warn, error
+  // The `otlp:` section as exporter settings (keys of exporters/otlp/otlp_options.h: "endpoint",
+  // "protocol", "headers", ..., "bsp.max_queue_size", ...). Values are checked when the exporter
+  // is made, where the environment's layer has been applied over them.
+  std::map<std::string, std::string> otlp;
 };
 
 inline constexpr std::uint32_t kMinCaptureBytes = 64;

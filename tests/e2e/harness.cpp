@@ -397,7 +397,8 @@ std::vector<Json> read_jsonl(const fs::path& path) {
   return parse_jsonl(text, path.string());
 }
 
-Agent Agent::attach(const std::vector<pid_t>& pids, std::vector<std::string> extra_args) {
+Agent Agent::attach(const std::vector<pid_t>& pids, std::vector<std::string> extra_args,
+                    std::map<std::string, std::string> env) {
   if (pids.empty()) throw std::invalid_argument("Agent::attach: no pid");
   std::vector<std::string> args{"attach"};
   for (auto pid : pids) {
@@ -406,7 +407,8 @@ Agent Agent::attach(const std::vector<pid_t>& pids, std::vector<std::string> ext
   }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   // One "tracing pid N" line per pid, in order: the last one means all are traced.
-  return Agent(std::move(args), std::regex("^zerotrace I tracing pid " + std::to_string(pids.back()) + "\\b"));
+  return Agent(std::move(args), std::regex("^zerotrace I tracing pid " + std::to_string(pids.back()) + "\\b"),
+               std::move(env));
 }
 
 Agent Agent::exec(const std::vector<std::string>& command, std::vector<std::string> extra_args) {
@@ -432,15 +434,17 @@ Agent Agent::run(const std::filesystem::path& config, const std::regex& ready) {
   return Agent({"run", "--config", config.string()}, ready);
 }
 
-Agent::Agent(std::vector<std::string> args, const std::regex& ready)
-    : output_(dir_ / "spans.jsonl"), process_([&] {
+Agent::Agent(std::vector<std::string> args, const std::regex& ready, std::map<std::string, std::string> env)
+    : output_(dir_ / "spans.jsonl"), process_(
+        [&] {
         std::vector<std::string> argv{agent_binary()};
         argv.insert(argv.end(), args.begin(), args.end());
         // Options go before "--" (exec) so that they are the agent's, not the command's.
         auto at = std::find(argv.begin(), argv.end(), "--");
         argv.insert(at, {"-o", "jsonl=" + output_.string()});
         return argv;
-      }()) {
+      }(),
+        SubprocessOptions{.env = std::move(env)}) {
   if (!process_.wait_for_line(Stream::Err, ready)) {
     throw std::runtime_error("the agent did not start tracing; its log:\n" + log());
   }

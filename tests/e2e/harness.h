@@ -141,7 +141,9 @@ struct AgentStats {
 // logged that it is tracing (its programs are attached), and throws when it does not.
 class Agent {
  public:
-  static Agent attach(const std::vector<pid_t>& pids, std::vector<std::string> extra_args = {});
+  // `env` is added to the agent's environment (OTEL_EXPORTER_OTLP_*, ...).
+  static Agent attach(const std::vector<pid_t>& pids, std::vector<std::string> extra_args = {},
+                      std::map<std::string, std::string> env = {});
   static Agent exec(const std::vector<std::string>& command, std::vector<std::string> extra_args = {});
   // Node mode with a config file; ready once the agent logged a line matching `ready`.
   static Agent run(const std::filesystem::path& config, const std::regex& ready);
@@ -166,7 +168,7 @@ class Agent {
 
  private:
   // `args` follow the binary; `ready` matches the log line that says tracing has begun.
-  Agent(std::vector<std::string> args, const std::regex& ready);
+  Agent(std::vector<std::string> args, const std::regex& ready, std::map<std::string, std::string> env = {});
 
   TempDir dir_;
   std::filesystem::path output_;

@@ -161,3 +161,53 @@ TEST(LoadConfig, ReportsAMissingFileOrADirectory) {
 
 }  // namespace
 }  // namespace zt::discovery
+
+namespace zt::discovery {
+namespace {
+
+TEST(ConfigOtlp, SectionBecomesExporterSettingsAndImpliesTheOtlpOutput) {
+  const auto config = parse_config(R"(
+otlp:
+  endpoint: http://collector:4318
+  protocol: http/json
+  compression: gzip
+  timeout: 2500
+  headers:
+    authorization: "Bearer a=b,c"
+    x-tenant: acme
+  batch:
+    max_queue_size: 4096
+    schedule_delay: 1000
+)",
+                                   "zerotrace.yaml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->outputs, std::vector<std::string>{"otlp"});
+  EXPECT_EQ(config->otlp.at("endpoint"), "http://collector:4318");
+  EXPECT_EQ(config->otlp.at("protocol"), "http/json");
+  EXPECT_EQ(config->otlp.at("timeout"), "2500");
+  // Reserved characters are percent-encoded so the header string parses back to the same values.
+  EXPECT_EQ(config->otlp.at("headers"), "authorization=Bearer a%3Db%2Cc,x-tenant=acme");
+  EXPECT_EQ(config->otlp.at("bsp.max_queue_size"), "4096");
+  EXPECT_EQ(config->otlp.at("bsp.schedule_delay"), "1000");
+}
+
+TEST(ConfigOtlp, ExplicitOutputsAreKept) {
+  const auto config = parse_config("outputs: [console]\notlp:\n  endpoint: http://c:4318\n", "f.yaml");
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->outputs, std::vector<std::string>{"console"});
+}
+
+TEST(ConfigOtlp, UnknownKeysAndBadShapesAreNamed) {
+  auto config = parse_config("otlp:\n  endpiont: http://c:4318\n", "f.yaml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.error().message.find("f.yaml: otlp.endpiont: unknown key"), std::string::npos)
+      << config.error().message;
+  config = parse_config("otlp:\n  batch:\n    max_queue_size: lots\n", "f.yaml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.error().message.find("otlp.batch.max_queue_size"), std::string::npos) << config.error().message;
+  config = parse_config("otlp: [1, 2]\n", "f.yaml");
+  ASSERT_FALSE(config.ok());
+}
+
+}  // namespace
+}  // namespace zt::discovery
