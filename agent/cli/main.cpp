@@ -13,12 +13,9 @@
 #include <spdlog/spdlog.h>
 
 #include "agent.h"
+#include "core/version.h"
 #include "discovery/config.h"
 #include "loader/kernel_features.h"
-
-#ifndef ZEROTRACE_VERSION
-#define ZEROTRACE_VERSION "0.0.0"
-#endif
 
 namespace {
 
@@ -62,7 +59,7 @@ int main(int argc, char** argv) {
   CLI::App app{"zerotrace: OpenTelemetry spans from what services already do, with no change to them (HTTP/1.x over TCP today)", "zerotrace"};
   app.require_subcommand(1);
   app.fallthrough();
-  app.set_version_flag("--version", ZEROTRACE_VERSION);
+  app.set_version_flag("--version", std::string(zt::kVersion));
 
   bool verbose = false;
   std::string log_level;

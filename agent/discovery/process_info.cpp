@@ -1,21 +1,32 @@
 #include "discovery/process_info.h"
 
 #include <fcntl.h>
-#include <limits.h>
+#include <pwd.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <filesystem>
-#include <optional>
+
+#include "core/version.h"
+#include "discovery/container.h"
+#include "discovery/uuid.h"
 
 namespace zt::discovery {
 namespace {
 
 constexpr std::string_view kUnknownService = "unknown_service";  // OpenTelemetry's name for "not known"
 constexpr std::string_view kDeletedSuffix = " (deleted)";        // exe replaced on disk while running
+constexpr std::string_view kAgentName = "zerotrace";            // telemetry.sdk.name and telemetry.distro.name
+// Bounds on files read for the Resource: far above what real ones hold (a status file is ~1.5 KiB,
+// a cgroup file a dozen lines, a container's mount table a few hundred), so that a pathological
+// one costs memory and time in proportion to these, not to its size.
+constexpr std::size_t kMaxStatusBytes = 64 * 1024;
+constexpr std::size_t kMaxCgroupBytes = 64 * 1024;
+constexpr std::size_t kMaxMountinfoBytes = 4 * 1024 * 1024;
 
 std::string pid_dir(const std::string& proc_root, std::uint32_t pid) { return proc_root + "/" + std::to_string(pid); }
 
@@ -179,15 +190,39 @@ std::string service_name_of(const ProcessIdentity& identity) {
   return std::string(kUnknownService);
 }
 
+// A line-oriented file read with a bound: a last line cut short by the bound is dropped, so that
+// no parser sees half a path.
+std::string read_whole_lines(const std::string& path, std::size_t max_bytes) {
+  auto content = read_procfs_file(path, max_bytes);
+  if (!content) return {};
+  if (content->size() == max_bytes) content->resize(content->rfind('\n') + 1);  // npos + 1 == 0
+  return std::move(content).value();
+}
+
+void add_host_attributes(trace::Resource& resource, const HostIdentity& host) {
+  if (!host.name.empty()) add_observed(resource, "host.name", host.name);
+  if (!host.id.empty()) add_observed(resource, "host.id", host.id);
+  if (!host.arch.empty()) add_observed(resource, "host.arch", host.arch);
+  add_observed(resource, "os.type", std::string("linux"));
+}
+
+void add_telemetry_attributes(trace::Resource& resource) {
+  add_observed(resource, "telemetry.sdk.name", std::string(kAgentName));
+  add_observed(resource, "telemetry.sdk.language", std::string("cpp"));
+  add_observed(resource, "telemetry.sdk.version", std::string(kVersion));
+  add_observed(resource, "telemetry.distro.name", std::string(kAgentName));
+  add_observed(resource, "telemetry.distro.version", std::string(kVersion));
+}
+
 }  // namespace
 
-Result<std::string> read_procfs_file(const std::string& path) {
+Result<std::string> read_procfs_file(const std::string& path, std::size_t max_bytes) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return make_error(path + ": " + std::strerror(errno));
   std::string content;
   char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
+  while (content.size() < max_bytes) {
+    const ssize_t n = ::read(fd, buf, std::min(sizeof buf, max_bytes - content.size()));
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -248,12 +283,58 @@ Result<ProcessIdentity> read_process_identity(std::uint32_t pid, const std::stri
   return identity;
 }
 
+void read_owner_and_container(ProcessIdentity& identity, const std::string& proc_root) {
+  const std::string dir = pid_dir(proc_root, identity.pid);
+  if (auto status = read_procfs_file(dir + "/status", kMaxStatusBytes)) {
+    if (const auto uid = real_uid_from_status(*status)) identity.owner = user_name(*uid);
+  }
+  const std::string cgroup = read_whole_lines(dir + "/cgroup", kMaxCgroupBytes);
+  auto container_id = container_id_from_cgroup(cgroup);
+  // Only at the root of a private cgroup namespace does the path hide a container; elsewhere the
+  // mounts of a process outside any container could only mislead.
+  if (!container_id && cgroup_path_is_namespace_root(cgroup)) {
+    container_id = container_id_from_mountinfo(read_whole_lines(dir + "/mountinfo", kMaxMountinfoBytes));
+  }
+  if (container_id) identity.container_id = std::move(*container_id);
+  if (auto pod_uid = pod_uid_from_cgroup(cgroup)) identity.k8s_pod_uid = std::move(*pod_uid);
+}
+
+std::optional<std::uint32_t> real_uid_from_status(std::string_view status) {
+  constexpr std::string_view kUidField = "Uid:";
+  for (const std::string_view line : split(status, '\n')) {
+    if (!line.starts_with(kUidField)) continue;
+    const std::string_view values = trim_whitespace(line.substr(kUidField.size()));
+    std::uint32_t uid = 0;
+    if (!parse_decimal(values.substr(0, values.find_first_of(" \t")), uid)) return std::nullopt;
+    return uid;
+  }
+  return std::nullopt;
+}
+
+std::string user_name(std::uint32_t uid) {
+  struct passwd entry {};
+  struct passwd* found = nullptr;
+  std::vector<char> buffer(1024);
+  for (;;) {
+    const int error = ::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found);
+    // ERANGE: an entry longer than the buffer (long GECOS fields, NSS back ends).
+    if (error == ERANGE && buffer.size() < 1024 * 1024) {
+      buffer.resize(buffer.size() * 4);
+      continue;
+    }
+    if (error == 0 && found != nullptr && found->pw_name != nullptr && found->pw_name[0] != '\0') {
+      return found->pw_name;
+    }
+    return std::to_string(uid);
+  }
+}
+
 bool process_exists(std::uint32_t pid, const std::string& proc_root) {
   std::error_code error;
   return std::filesystem::exists(pid_dir(proc_root, pid) + "/stat", error);
 }
 
-trace::Resource make_resource(const ProcessIdentity& identity, std::string_view host_name) {
+trace::Resource make_resource(const ProcessIdentity& identity, const HostIdentity& host) {
   trace::Resource resource;
   resource.pid = identity.pid;
   resource.service_name = service_name_of(identity);
@@ -261,33 +342,39 @@ trace::Resource make_resource(const ProcessIdentity& identity, std::string_view 
   for (const auto& [key, value] : identity.otel_resource_attributes) {
     if (key != "service.name") put_declared(resource, key, value);
   }
+  add_observed(resource, "service.instance.id", service_instance_id(host, identity.pid, identity.start_time_ticks));
   add_observed(resource, "process.pid", static_cast<std::int64_t>(identity.pid));
   add_observed(resource, "process.parent_pid", static_cast<std::int64_t>(identity.parent_pid));
   if (!identity.exe_name.empty()) add_observed(resource, "process.executable.name", identity.exe_name);
   if (!identity.exe_path.empty()) add_observed(resource, "process.executable.path", identity.exe_path);
   if (!identity.command_line.empty()) add_observed(resource, "process.command_line", identity.command_line);
-  if (!host_name.empty()) add_observed(resource, "host.name", std::string(host_name));
+  if (!identity.owner.empty()) add_observed(resource, "process.owner", identity.owner);
+  add_host_attributes(resource, host);
+  if (!identity.container_id.empty()) add_observed(resource, "container.id", identity.container_id);
+  if (!identity.k8s_pod_uid.empty()) add_observed(resource, "k8s.pod.uid", identity.k8s_pod_uid);
+  add_telemetry_attributes(resource);
   return resource;
 }
 
-trace::Resource make_unknown_process_resource(std::uint32_t pid, std::string_view host_name) {
+trace::Resource make_unknown_process_resource(std::uint32_t pid, const HostIdentity& host) {
   trace::Resource resource;
   resource.pid = pid;
   resource.service_name = std::string(kUnknownService);
   resource.attributes.push_back({"service.name", resource.service_name});
-  resource.attributes.push_back({"process.pid", static_cast<std::int64_t>(pid)});
-  if (!host_name.empty()) resource.attributes.push_back({"host.name", std::string(host_name)});
+  add_observed(resource, "process.pid", static_cast<std::int64_t>(pid));
+  add_host_attributes(resource, host);
+  add_telemetry_attributes(resource);
   return resource;
 }
 
-std::string local_host_name() {
-  char name[HOST_NAME_MAX + 1] = {};
-  if (::gethostname(name, sizeof name - 1) != 0) return {};
-  return name;
+std::string service_instance_id(const HostIdentity& host, std::uint32_t pid, std::uint64_t start_time_ticks) {
+  const std::string& host_key = host.id.empty() ? host.name : host.id;
+  return uuid_v5(kServiceInstanceIdNamespace,
+                 host_key + "/" + host.boot_id + "/" + std::to_string(pid) + "/" + std::to_string(start_time_ticks));
 }
 
-ProcessRegistry::ProcessRegistry(std::string proc_root, std::string host_name)
-    : proc_root_(std::move(proc_root)), host_name_(std::move(host_name)) {}
+ProcessRegistry::ProcessRegistry(std::string proc_root, HostIdentity host)
+    : proc_root_(std::move(proc_root)), host_(std::move(host)) {}
 
 std::shared_ptr<const trace::Resource> ProcessRegistry::resource_for(std::uint32_t pid) {
   {
@@ -333,8 +420,9 @@ std::size_t ProcessRegistry::size() const {
 
 std::shared_ptr<const trace::Resource> ProcessRegistry::read_and_cache(std::uint32_t pid) {
   auto identity = read_process_identity(pid, proc_root_);
-  if (!identity) return std::make_shared<const trace::Resource>(make_unknown_process_resource(pid, host_name_));
-  auto resource = std::make_shared<const trace::Resource>(make_resource(*identity, host_name_));
+  if (!identity) return std::make_shared<const trace::Resource>(make_unknown_process_resource(pid, host_));
+  read_owner_and_container(*identity, proc_root_);
+  auto resource = std::make_shared<const trace::Resource>(make_resource(*identity, host_));
   const std::lock_guard lock(mutex_);
   entries_[pid] = Entry{identity->start_time_ticks, resource};
   return resource;

@@ -632,6 +632,11 @@ void expect_resource(const Json& span, const ProcessFacts& process, const std::s
   EXPECT_EQ(res(span, "process.executable.name"), process.exe_name);
   EXPECT_EQ(res(span, "process.command_line"), process.command_line);
   EXPECT_EQ(res(span, "host.name"), host_name());
+  EXPECT_EQ(res(span, "os.type"), "linux");
+  EXPECT_EQ(res(span, "telemetry.sdk.name"), "zerotrace");
+  const Json instance_id = res(span, "service.instance.id");
+  EXPECT_TRUE(instance_id.is_string() && instance_id.get<std::string>().size() == 36) << instance_id;
+  EXPECT_TRUE(res(span, "process.owner").is_string());
 }
 
 }  // namespace zt::e2e

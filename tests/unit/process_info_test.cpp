@@ -9,7 +9,10 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
+
+#include "core/version.h"
 
 namespace zt::discovery {
 namespace {
@@ -59,6 +62,9 @@ class FakeProc {
     Process& started_at(std::uint64_t ticks) { return start_time = ticks, *this; }
     Process& with_cmdline(std::string raw) { return cmdline = std::move(raw), *this; }
     Process& with_environ(std::string raw) { return environ = std::move(raw), *this; }
+    Process& with_status(std::string text) { return status = std::move(text), *this; }
+    Process& with_cgroup(std::string text) { return cgroup = std::move(text), *this; }
+    Process& with_mountinfo(std::string text) { return mountinfo = std::move(text), *this; }
 
     std::uint32_t pid;
     std::string comm;
@@ -67,6 +73,9 @@ class FakeProc {
     std::uint64_t start_time = 5000;
     std::string cmdline;
     std::string environ;
+    std::optional<std::string> status;  // absent: no such file
+    std::optional<std::string> cgroup;
+    std::optional<std::string> mountinfo;
   };
 
   void add(const Process& process) {
@@ -76,6 +85,9 @@ class FakeProc {
     write(dir / "cmdline", process.cmdline);
     write(dir / "environ", process.environ);
     if (!process.exe.empty()) fs::create_symlink(process.exe, dir / "exe");
+    if (process.status) write(dir / "status", *process.status);
+    if (process.cgroup) write(dir / "cgroup", *process.cgroup);
+    if (process.mountinfo) write(dir / "mountinfo", *process.mountinfo);
   }
   void remove(std::uint32_t pid) { fs::remove_all(root_ / std::to_string(pid)); }
   std::string root() const { return root_.string(); }
@@ -89,6 +101,22 @@ class FakeProc {
 };
 
 using namespace std::string_literals;
+
+const std::string kMachineId = "3d1219c7c4c5404aaa1f6d2a48adfda4";
+const std::string kBootId = "814c8b56-f6a0-4ca8-9b88-a851de3b7ab7";
+const std::string kContainerId = "be9a80c5db8be62ab0f01595558a932ab8f5d07ef4abdf0c8711fa465cfa961d";
+const std::string kPodUid = "3f8d66cb-0b08-4dde-b5ab-7629054f7eed";
+
+HostIdentity test_host() {
+  return HostIdentity{.name = "node-1", .id = kMachineId, .arch = "amd64", .boot_id = kBootId};
+}
+
+// /proc/PID/status as the kernel writes it, abridged; uids real, effective, saved, file system.
+std::string status_with_uids(std::string_view uids) {
+  return "Name:\tpython3\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t4321\nNgid:\t0\nPid:\t4321\n"
+         "PPid:\t77\nTracerPid:\t0\nUid:\t" +
+         std::string(uids) + "\nGid:\t1000\t1000\t1000\t1000\nFDSize:\t64\nVmRSS:\t  9876 kB\n";
+}
 
 TEST(ReadProcessIdentity, ReadsEveryFieldFromProcfs) {
   FakeProc proc;
@@ -179,10 +207,14 @@ TEST(MakeResource, FollowsSemanticConventions) {
   identity.parent_pid = 77;
   identity.exe_path = "/usr/bin/python3.11";
   identity.exe_name = "python3.11";
+  identity.start_time_ticks = 98765;
   identity.command_line = "python3 app.py";
   identity.otel_resource_attributes = {{"service.name", "from-attributes"}, {"team", "payments"}};
+  identity.owner = "www-data";
+  identity.container_id = kContainerId;
+  identity.k8s_pod_uid = kPodUid;
 
-  const trace::Resource resource = make_resource(identity, "node-1");
+  const trace::Resource resource = make_resource(identity, test_host());
 
   EXPECT_EQ(resource.pid, 4321u);
   EXPECT_EQ(resource.service_name, "from-attributes");
@@ -193,38 +225,101 @@ TEST(MakeResource, FollowsSemanticConventions) {
   EXPECT_EQ(string_attribute(resource, "process.executable.name"), "python3.11");
   EXPECT_EQ(string_attribute(resource, "process.executable.path"), "/usr/bin/python3.11");
   EXPECT_EQ(string_attribute(resource, "process.command_line"), "python3 app.py");
+  EXPECT_EQ(string_attribute(resource, "process.owner"), "www-data");
   EXPECT_EQ(string_attribute(resource, "host.name"), "node-1");
-  EXPECT_EQ(resource.attributes.size(), 8u) << "service.name appears once";
+  EXPECT_EQ(string_attribute(resource, "host.id"), kMachineId);
+  EXPECT_EQ(string_attribute(resource, "host.arch"), "amd64");
+  EXPECT_EQ(string_attribute(resource, "os.type"), "linux");
+  EXPECT_EQ(string_attribute(resource, "container.id"), kContainerId);
+  EXPECT_EQ(string_attribute(resource, "k8s.pod.uid"), kPodUid);
+  // Python: uuid.uuid5(UUID("4d63009a-8d0f-11ee-aad7-4c796ed8e320"), f"{machine_id}/{boot_id}/4321/98765")
+  EXPECT_EQ(string_attribute(resource, "service.instance.id"), "466e3f74-0079-58b7-b82c-b411b15edd57");
+  EXPECT_EQ(string_attribute(resource, "telemetry.sdk.name"), "zerotrace");
+  EXPECT_EQ(string_attribute(resource, "telemetry.sdk.language"), "cpp");
+  EXPECT_EQ(string_attribute(resource, "telemetry.sdk.version"), kVersion);
+  EXPECT_EQ(string_attribute(resource, "telemetry.distro.name"), "zerotrace");
+  EXPECT_EQ(string_attribute(resource, "telemetry.distro.version"), kVersion);
+  EXPECT_EQ(resource.attributes.size(), 20u) << "service.name appears once";
+}
+
+TEST(MakeResource, LeavesOutWhatIsUnknown) {
+  ProcessIdentity identity;
+  identity.pid = 9;
+  const trace::Resource resource = make_resource(identity, HostIdentity{});
+  for (const char* key : {"process.executable.name", "process.executable.path", "process.command_line",
+                          "process.owner", "host.name", "host.id", "host.arch", "container.id", "k8s.pod.uid"}) {
+    EXPECT_EQ(find(resource, key), nullptr) << key;
+  }
+  EXPECT_EQ(string_attribute(resource, "os.type"), "linux");
+  EXPECT_EQ(string_attribute(resource, "telemetry.sdk.name"), "zerotrace");
+  EXPECT_NE(find(resource, "service.instance.id"), nullptr);
+}
+
+TEST(ServiceInstanceId, StableForAProcessAndNewForAReusedPid) {
+  const HostIdentity host = test_host();
+  const std::string id = service_instance_id(host, 4321, 98765);
+  EXPECT_EQ(id, "466e3f74-0079-58b7-b82c-b411b15edd57");
+  EXPECT_EQ(service_instance_id(test_host(), 4321, 98765), id) << "an agent restarted computes the same";
+  EXPECT_NE(service_instance_id(host, 4321, 98766), id) << "pid reused by a later process";
+  EXPECT_NE(service_instance_id(host, 4322, 98765), id);
+  HostIdentity rebooted = host;
+  rebooted.boot_id = "00000000-f6a0-4ca8-9b88-a851de3b7ab7";
+  EXPECT_NE(service_instance_id(rebooted, 4321, 98765), id) << "same pid and start time after a reboot";
+  HostIdentity other_machine = host;
+  other_machine.id = "0f5e4c3b2a1908f7e6d5c4b3a2918070";
+  EXPECT_NE(service_instance_id(other_machine, 4321, 98765), id);
+  // Without a machine id the host name stands in: "node-1//4321/98765".
+  EXPECT_EQ(service_instance_id(HostIdentity{.name = "node-1"}, 4321, 98765), "86bdf1da-0e0c-56d9-a260-c939b3f0e532");
+}
+
+TEST(MakeUnknownProcessResource, CarriesWhatIsKnownWithoutTheProcess) {
+  const trace::Resource resource = make_unknown_process_resource(60, test_host());
+  EXPECT_EQ(resource.service_name, "unknown_service");
+  EXPECT_EQ(int_attribute(resource, "process.pid"), 60);
+  EXPECT_EQ(string_attribute(resource, "host.id"), kMachineId);
+  EXPECT_EQ(string_attribute(resource, "telemetry.sdk.version"), kVersion);
+  EXPECT_EQ(find(resource, "service.instance.id"), nullptr) << "needs the start time";
 }
 
 TEST(MakeResource, ServiceNamePrecedence) {
   ProcessIdentity identity;
   identity.exe_name = "java";
-  EXPECT_EQ(make_resource(identity, "h").service_name, "java");
+  const HostIdentity host{.name = "h"};
+  EXPECT_EQ(make_resource(identity, host).service_name, "java");
   identity.otel_resource_attributes = {{"service.name", "attr"}};
-  EXPECT_EQ(make_resource(identity, "h").service_name, "attr");
+  EXPECT_EQ(make_resource(identity, host).service_name, "attr");
   identity.otel_service_name = "env";
-  EXPECT_EQ(make_resource(identity, "h").service_name, "env");
-  EXPECT_EQ(string_attribute(make_resource(identity, "h"), "service.name"), "env");
-  EXPECT_EQ(make_resource(ProcessIdentity{}, "h").service_name, "unknown_service");
+  EXPECT_EQ(make_resource(identity, host).service_name, "env");
+  EXPECT_EQ(string_attribute(make_resource(identity, host), "service.name"), "env");
+  EXPECT_EQ(make_resource(ProcessIdentity{}, host).service_name, "unknown_service");
 }
 
 TEST(MakeResource, DeclaredAttributesWinOverObservedOnes) {
   ProcessIdentity identity;
   identity.pid = 5;
   identity.exe_name = "app";
-  identity.otel_resource_attributes = {{"host.name", "first"}, {"host.name", "declared-host"}};
-  const trace::Resource resource = make_resource(identity, "observed-host");
+  identity.container_id = kContainerId;
+  identity.otel_resource_attributes = {{"host.name", "first"},
+                                       {"host.name", "declared-host"},
+                                       {"service.instance.id", "checkout-7f9c"},
+                                       {"container.id", "declared-container"},
+                                       {"telemetry.sdk.language", "python"}};
+  const trace::Resource resource = make_resource(identity, test_host());
   EXPECT_EQ(string_attribute(resource, "host.name"), "declared-host");
-  std::size_t host_names = 0;
-  for (const auto& attribute : resource.attributes) host_names += attribute.key == "host.name";
-  EXPECT_EQ(host_names, 1u);
+  EXPECT_EQ(string_attribute(resource, "service.instance.id"), "checkout-7f9c");
+  EXPECT_EQ(string_attribute(resource, "container.id"), "declared-container");
+  EXPECT_EQ(string_attribute(resource, "telemetry.sdk.language"), "python");
+  for (const char* key : {"host.name", "service.instance.id", "container.id", "telemetry.sdk.language"}) {
+    std::size_t count = 0;
+    for (const auto& attribute : resource.attributes) count += attribute.key == key;
+    EXPECT_EQ(count, 1u) << key;
+  }
 }
 
 TEST(ProcessRegistry, CachesRefreshesAndForgets) {
   FakeProc proc;
   proc.add(FakeProc::Process(50, "bash", "/bin/bash").with_cmdline("bash\0"s));
-  ProcessRegistry registry(proc.root(), "node-1");
+  ProcessRegistry registry(proc.root(), test_host());
 
   const auto first = registry.resource_for(50);
   EXPECT_EQ(first->service_name, "bash");
@@ -245,7 +340,7 @@ TEST(ProcessRegistry, CachesRefreshesAndForgets) {
 
 TEST(ProcessRegistry, GoneProcessGivesUnknownServiceAndIsNotCached) {
   FakeProc proc;
-  ProcessRegistry registry(proc.root(), "node-1");
+  ProcessRegistry registry(proc.root(), test_host());
   const auto resource = registry.resource_for(60);
   ASSERT_NE(resource, nullptr);
   EXPECT_EQ(resource->pid, 60u);
@@ -253,6 +348,7 @@ TEST(ProcessRegistry, GoneProcessGivesUnknownServiceAndIsNotCached) {
   EXPECT_EQ(string_attribute(*resource, "service.name"), "unknown_service");
   EXPECT_EQ(int_attribute(*resource, "process.pid"), 60);
   EXPECT_EQ(string_attribute(*resource, "host.name"), "node-1");
+  EXPECT_EQ(string_attribute(*resource, "host.id"), kMachineId);
   EXPECT_EQ(registry.size(), 0u);
 
   proc.add(FakeProc::Process(60, "late", "/bin/late"));
@@ -264,7 +360,7 @@ TEST(ProcessRegistry, ForgetExitedDropsGoneAndReusedPids) {
   proc.add(FakeProc::Process(70, "a", "/bin/a").started_at(100));
   proc.add(FakeProc::Process(71, "b", "/bin/b").started_at(100));
   proc.add(FakeProc::Process(72, "c", "/bin/c").started_at(100));
-  ProcessRegistry registry(proc.root(), "h");
+  ProcessRegistry registry(proc.root(), test_host());
   for (std::uint32_t pid : {70u, 71u, 72u}) (void)registry.resource_for(pid);
 
   proc.remove(70);  // exited
@@ -275,6 +371,78 @@ TEST(ProcessRegistry, ForgetExitedDropsGoneAndReusedPids) {
   EXPECT_EQ(registry.size(), 1u);
   EXPECT_EQ(registry.resource_for(71)->service_name, "other");
   EXPECT_EQ(registry.resource_for(72)->service_name, "c");
+}
+
+TEST(ProcessRegistry, ReadsOwnerContainerAndPod) {
+  FakeProc proc;
+  proc.add(FakeProc::Process(80, "python3", "/usr/bin/python3.11")
+               .started_at(98765)
+               .with_status(status_with_uids("0\t0\t0\t0"))
+               .with_cgroup("0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" +
+                            std::string("3f8d66cb_0b08_4dde_b5ab_7629054f7eed") + ".slice/cri-containerd-" +
+                            kContainerId + ".scope\n"));
+  ProcessRegistry registry(proc.root(), test_host());
+
+  const auto resource = registry.resource_for(80);
+
+  EXPECT_EQ(string_attribute(*resource, "process.owner"), "root");
+  EXPECT_EQ(string_attribute(*resource, "container.id"), kContainerId);
+  EXPECT_EQ(string_attribute(*resource, "k8s.pod.uid"), kPodUid);
+  EXPECT_EQ(string_attribute(*resource, "service.instance.id"), service_instance_id(test_host(), 80, 98765));
+  EXPECT_EQ(string_attribute(*resource, "host.arch"), "amd64");
+}
+
+TEST(ProcessRegistry, UsesMountsOnlyAtTheRootOfACgroupNamespace) {
+  const std::string docker_mounts = "1534 1512 259:2 /var/lib/docker/containers/" + kContainerId +
+                                    "/hostname /etc/hostname rw,relatime - ext4 /dev/nvme0n1p2 rw\n";
+  FakeProc proc;
+  proc.add(FakeProc::Process(81, "app", "/app").with_cgroup("0::/\n").with_mountinfo(docker_mounts));
+  proc.add(FakeProc::Process(82, "sshd", "/usr/sbin/sshd")
+               .with_cgroup("0::/system.slice/ssh.service\n")
+               .with_mountinfo(docker_mounts));
+  ProcessRegistry registry(proc.root(), test_host());
+
+  EXPECT_EQ(string_attribute(*registry.resource_for(81), "container.id"), kContainerId);
+  EXPECT_EQ(find(*registry.resource_for(82), "container.id"), nullptr);
+}
+
+TEST(ProcessRegistry, MissingOddOrHugeFilesLeaveAttributesOut) {
+  FakeProc proc;
+  proc.add(FakeProc::Process(83, "a", "/bin/a"));  // no status, cgroup or mountinfo
+  proc.add(FakeProc::Process(84, "b", "/bin/b")
+               .with_status("Uid:\tnot-a-number\n" + std::string(1 << 20, 'x'))
+               .with_cgroup(std::string(1 << 20, '\n') + "0::/docker/" + kContainerId + "\n"));
+  // The read bound cuts the inner id of a nested container: the cut line is dropped, not taken
+  // for the outer container.
+  const std::string nested = "0::/docker/" + kContainerId + "/docker/" + std::string(64, 'a') + "\n";
+  proc.add(FakeProc::Process(85, "c", "/bin/c").with_cgroup(std::string(64 * 1024 - 93, '\n') + nested));
+  proc.add(FakeProc::Process(86, "d", "/bin/d").with_cgroup("0::/\n").with_mountinfo(std::string(8 << 20, ' ')));
+  ProcessRegistry registry(proc.root(), test_host());
+
+  for (std::uint32_t pid : {83u, 84u, 85u, 86u}) {
+    const auto resource = registry.resource_for(pid);
+    EXPECT_EQ(int_attribute(*resource, "process.pid"), static_cast<std::int64_t>(pid));
+    EXPECT_EQ(find(*resource, "process.owner"), nullptr) << pid;
+    EXPECT_EQ(find(*resource, "container.id"), nullptr) << pid;
+    EXPECT_EQ(find(*resource, "k8s.pod.uid"), nullptr) << pid;
+    EXPECT_NE(find(*resource, "service.instance.id"), nullptr) << pid;
+  }
+}
+
+TEST(RealUidFromStatus, TakesTheRealUid) {
+  EXPECT_EQ(real_uid_from_status(status_with_uids("1000\t0\t0\t0")), 1000u);
+  EXPECT_EQ(real_uid_from_status("Uid:\t0\t0\t0\t0\n"), 0u);
+  EXPECT_EQ(real_uid_from_status(status_with_uids("4294967294\t0\t0\t0")), 4294967294u);
+  EXPECT_EQ(real_uid_from_status(status_with_uids("4294967296\t0\t0\t0")), std::nullopt);
+  EXPECT_EQ(real_uid_from_status(status_with_uids("-1\t0\t0\t0")), std::nullopt);
+  EXPECT_EQ(real_uid_from_status(status_with_uids("")), std::nullopt);
+  EXPECT_EQ(real_uid_from_status("Name:\tx\nGid:\t0\t0\t0\t0\n"), std::nullopt);
+  EXPECT_EQ(real_uid_from_status(""), std::nullopt);
+}
+
+TEST(UserName, NamesKnownUidsAndNumbersOthers) {
+  EXPECT_EQ(user_name(0), "root");
+  EXPECT_EQ(user_name(3999999999u), "3999999999");
 }
 
 // The real /proc, with a child process whose environment we control.
@@ -330,6 +498,10 @@ TEST(RealProc, ReadsAChildProcessAndForgetsItAfterExit) {
   EXPECT_EQ(string_attribute(*resource, "tier"), "back end");
   EXPECT_EQ(int_attribute(*resource, "process.pid"), static_cast<std::int64_t>(pid));
   EXPECT_EQ(string_attribute(*resource, "host.name"), local_host_name());
+  EXPECT_EQ(string_attribute(*resource, "process.owner"), user_name(::getuid()));
+  EXPECT_EQ(string_attribute(*resource, "service.instance.id"),
+            service_instance_id(read_host_identity("/", "/proc"), pid, identity->start_time_ticks));
+  EXPECT_EQ(string_attribute(*resource, "os.type"), "linux");
 
   child.stop();
   EXPECT_FALSE(process_exists(pid));
