@@ -5,11 +5,8 @@
 #include <unordered_map>
 #include <variant>
 
+#include "core/version.h"
 #include "exporters/json_writer.h"
-
-#ifndef ZEROTRACE_VERSION
-#error "ZEROTRACE_VERSION must be defined by the build"
-#endif
 
 namespace zt::exporters::otlp {
 namespace {
@@ -196,7 +193,7 @@ void append_json_span(std::string& out, const trace::Span& s) {
 
 }  // namespace
 
-std::string_view agent_version() { return ZEROTRACE_VERSION; }
+std::string_view agent_version() { return kVersion; }
 
 std::uint32_t span_flags(const trace::Span& span) {
   std::uint32_t flags = span.trace_flags;

