@@ -159,8 +159,8 @@ struct OtlpReceiver::GrpcServer final : TraceService::Service {
   std::unique_ptr<grpc::Server> server;
 };
 
-OtlpReceiver::OtlpReceiver(std::uint16_t http_port, std::uint16_t grpc_port)
-    : http_port_(http_port), grpc_port_(grpc_port) {
+OtlpReceiver::OtlpReceiver(std::uint16_t http_port, std::uint16_t grpc_port, std::optional<ReceiverTls> grpc_tls)
+    : http_port_(http_port), grpc_port_(grpc_port), grpc_tls_(std::move(grpc_tls)) {
   start();
 }
 
@@ -190,7 +190,16 @@ void OtlpReceiver::start() {
   grpc_ = std::make_unique<GrpcServer>(*this);
   grpc::ServerBuilder builder;
   int selected = 0;
-  builder.AddListeningPort("127.0.0.1:" + std::to_string(grpc_port_), grpc::InsecureServerCredentials(), &selected);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (grpc_tls_) {
+    grpc::SslServerCredentialsOptions ssl(grpc_tls_->client_ca_pem.empty()
+                                              ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                              : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    ssl.pem_root_certs = grpc_tls_->client_ca_pem;
+    ssl.pem_key_cert_pairs.push_back({grpc_tls_->key_pem, grpc_tls_->cert_pem});
+    credentials = grpc::SslServerCredentials(ssl);
+  }
+  builder.AddListeningPort("127.0.0.1:" + std::to_string(grpc_port_), credentials, &selected);
   builder.RegisterService(grpc_.get());
   grpc_->server = builder.BuildAndStart();
   if (!grpc_->server || selected == 0) throw std::runtime_error("OtlpReceiver: cannot listen for gRPC");

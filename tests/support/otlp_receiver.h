@@ -45,10 +45,18 @@ struct Reply {
   bool success() const { return http_status / 100 == 2 && grpc_code == 0; }
 };
 
+// gRPC over TLS (PEM text). With client_ca_pem, clients must present a certificate it signed.
+struct ReceiverTls {
+  std::string cert_pem;
+  std::string key_pem;
+  std::string client_ca_pem;
+};
+
 class OtlpReceiver {
  public:
-  // Ports 0: ephemeral ones, kept across restarts.
-  explicit OtlpReceiver(std::uint16_t http_port = 0, std::uint16_t grpc_port = 0);
+  // Ports 0: ephemeral ones, kept across restarts. `grpc_tls`: serve gRPC over TLS (HTTP stays plain).
+  explicit OtlpReceiver(std::uint16_t http_port = 0, std::uint16_t grpc_port = 0,
+                        std::optional<ReceiverTls> grpc_tls = std::nullopt);
   ~OtlpReceiver();
   OtlpReceiver(const OtlpReceiver&) = delete;
   OtlpReceiver& operator=(const OtlpReceiver&) = delete;
@@ -85,6 +93,7 @@ class OtlpReceiver {
 
   std::uint16_t http_port_;
   std::uint16_t grpc_port_;
+  std::optional<ReceiverTls> grpc_tls_;
   std::atomic<bool> running_{false};
 
   struct GrpcServer;
