@@ -5,7 +5,9 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <variant>
 
+#include "exporters/chrome_trace_exporter.h"
 #include "exporters/console_exporter.h"
 #include "exporters/jsonl_exporter.h"
 
@@ -13,7 +15,7 @@ namespace zt::exporters {
 namespace {
 
 constexpr std::string_view kAcceptedForms =
-    "accepted forms: console, console=FILE, jsonl=FILE (FILE \"-\" is standard output)";
+    "accepted forms: console, console=FILE, jsonl=FILE, chrome=FILE (FILE \"-\" is standard output)";
 
 Error bad_spec(std::string_view spec, std::string_view why) {
   return make_error("output \"" + std::string(spec) + "\": " + std::string(why) + "; " + std::string(kAcceptedForms));
@@ -34,6 +36,12 @@ Result<std::unique_ptr<SpanExporter>> make_jsonl_exporter(const std::string& pat
   return std::unique_ptr<SpanExporter>(std::move(exporter).value());
 }
 
+Result<std::unique_ptr<SpanExporter>> make_chrome_trace_exporter(const std::string& path) {
+  auto exporter = ChromeTraceExporter::open(path);
+  if (!exporter) return exporter.error();
+  return std::unique_ptr<SpanExporter>(std::move(exporter).value());
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SpanExporter>> make_exporter(std::string_view spec, const ExporterOptions& opts) {
@@ -48,7 +56,21 @@ Result<std::unique_ptr<SpanExporter>> make_exporter(std::string_view spec, const
     if (!has_target) return bad_spec(spec, "jsonl needs a FILE");
     return make_jsonl_exporter(target);
   }
+  if (kind == "chrome") {
+    if (!has_target) return bad_spec(spec, "chrome needs a FILE");
+    return make_chrome_trace_exporter(target);
+  }
   return bad_spec(spec, "unknown exporter \"" + std::string(kind) + "\"");
+}
+
+std::string_view service_name_of(const trace::Resource* resource) {
+  if (resource == nullptr) return {};
+  if (!resource->service_name.empty()) return resource->service_name;
+  for (const auto& attribute : resource->attributes) {
+    if (attribute.key != "service.name") continue;
+    if (const auto* name = std::get_if<std::string>(&attribute.value)) return *name;
+  }
+  return {};
 }
 
 }  // namespace zt::exporters
