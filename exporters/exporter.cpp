@@ -5,16 +5,20 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <variant>
 
+#include "exporters/chrome_trace_exporter.h"
 #include "exporters/console_exporter.h"
 #include "exporters/jsonl_exporter.h"
 #include "exporters/otlp/otlp_exporter.h"
+#include "exporters/zipkin_exporter.h"
 
 namespace zt::exporters {
 namespace {
 
 constexpr std::string_view kAcceptedForms =
-    "accepted forms: console, console=FILE, jsonl=FILE (FILE \"-\" is standard output), otlp, otlp=ENDPOINT";
+    "accepted forms: console, console=FILE, jsonl=FILE, chrome=FILE (FILE \"-\" is standard output), "
+    "otlp, otlp=ENDPOINT, zipkin, zipkin=URL";
 
 Error bad_spec(std::string_view spec, std::string_view why) {
   return make_error("output \"" + std::string(spec) + "\": " + std::string(why) + "; " + std::string(kAcceptedForms));
@@ -31,6 +35,12 @@ Result<std::unique_ptr<SpanExporter>> make_console_exporter(const std::string& p
 
 Result<std::unique_ptr<SpanExporter>> make_jsonl_exporter(const std::string& path) {
   auto exporter = JsonlExporter::open(path);
+  if (!exporter) return exporter.error();
+  return std::unique_ptr<SpanExporter>(std::move(exporter).value());
+}
+
+Result<std::unique_ptr<SpanExporter>> make_chrome_trace_exporter(const std::string& path) {
+  auto exporter = ChromeTraceExporter::open(path);
   if (!exporter) return exporter.error();
   return std::unique_ptr<SpanExporter>(std::move(exporter).value());
 }
@@ -59,7 +69,31 @@ Result<std::unique_ptr<SpanExporter>> make_exporter(std::string_view spec, const
     if (!options) return make_error("output \"" + std::string(spec) + "\": otlp " + options.error().message);
     return otlp::make_otlp_exporter(*options);
   }
+  if (kind == "chrome") {
+    if (!has_target) return bad_spec(spec, "chrome needs a FILE");
+    return make_chrome_trace_exporter(target);
+  }
+  if (kind == "zipkin") {
+    const auto env = [&](const char* name) -> std::optional<std::string> {
+      if (!opts.read_environment) return std::nullopt;
+      return otlp::process_getenv(name);
+    };
+    auto options = zipkin_options(has_target ? std::optional<std::string>(target) : std::nullopt,
+                                  env("OTEL_EXPORTER_ZIPKIN_ENDPOINT"), env("OTEL_EXPORTER_ZIPKIN_TIMEOUT"));
+    if (!options) return make_error("output \"" + std::string(spec) + "\": " + options.error().message);
+    return make_zipkin_exporter(*options);
+  }
   return bad_spec(spec, "unknown exporter \"" + std::string(kind) + "\"");
+}
+
+std::string_view service_name_of(const trace::Resource* resource) {
+  if (resource == nullptr) return {};
+  if (!resource->service_name.empty()) return resource->service_name;
+  for (const auto& attribute : resource->attributes) {
+    if (attribute.key != "service.name") continue;
+    if (const auto* name = std::get_if<std::string>(&attribute.value)) return *name;
+  }
+  return {};
 }
 
 }  // namespace zt::exporters

@@ -52,10 +52,14 @@ class SpanExporter {
   virtual std::optional<ExportStats> stats() const { return std::nullopt; }
 };
 
-// Accepted specs: "console", "console=FILE", "jsonl=FILE" (FILE "-" means standard output),
-// "otlp", "otlp=ENDPOINT" (settings from the environment and `otlp_settings`).
-// Files are opened for appending. A bad spec or an unopenable file gives an Error that says why
-// and lists the accepted forms.
+// Accepted specs: "console", "console=FILE", "jsonl=FILE", "chrome=FILE" (FILE "-" means standard
+// output); "otlp", "otlp=ENDPOINT" (settings from the environment and `otlp_settings`); "zipkin",
+// "zipkin=URL". Console and JSONL files are opened for appending, a Chrome trace file is written
+// anew. A bad spec or an unopenable file gives an Error that says why and lists the accepted forms.
 Result<std::unique_ptr<SpanExporter>> make_exporter(std::string_view spec, const ExporterOptions& opts);
+
+// The service name of the process a span was observed in: the resource's service_name, else its
+// service.name attribute; empty when neither is known (or there is no resource).
+std::string_view service_name_of(const trace::Resource* resource);
 
 }  // namespace zt::exporters

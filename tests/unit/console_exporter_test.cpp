@@ -318,8 +318,8 @@ TEST(MakeExporter, RejectsBadSpecsWithTheAcceptedForms) {
         << exporter.error().message;
   }
   EXPECT_EQ(make_exporter("otlp", ExporterOptions{}).error().message,
-            "output \"otlp\": unknown exporter \"otlp\"; accepted forms: console, console=FILE, jsonl=FILE "
-            "(FILE \"-\" is standard output)");
+            "output \"otlp\": unknown exporter \"otlp\"; accepted forms: console, console=FILE, jsonl=FILE, "
+            "chrome=FILE (FILE \"-\" is standard output)");
 }
 
 TEST(MakeExporter, ReportsAFileThatCannotBeOpened) {
