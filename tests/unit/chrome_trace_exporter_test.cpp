@@ -462,7 +462,7 @@ TEST(ChromeTraceExporter, MakeExporterReportsWhyAFileCannotBeOpened) {
   ASSERT_FALSE(without_file);
   EXPECT_EQ(without_file.error().message,
             "output \"chrome\": chrome needs a FILE; accepted forms: console, console=FILE, jsonl=FILE, "
-            "chrome=FILE (FILE \"-\" is standard output)");
+            "chrome=FILE (FILE \"-\" is standard output), otlp, otlp=ENDPOINT, zipkin, zipkin=URL");
 }
 
 }  // namespace

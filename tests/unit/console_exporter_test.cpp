@@ -311,15 +311,23 @@ TEST(MakeExporter, BuildsConsoleAndJsonlFromSpecs) {
 }
 
 TEST(MakeExporter, RejectsBadSpecsWithTheAcceptedForms) {
-  for (const char* spec : {"otlp", "jsonl", "jsonl=", "console=", "", "Console"}) {
+  for (const char* spec : {"kafka", "jsonl", "jsonl=", "console=", "", "Console", "otlp="}) {
     auto exporter = make_exporter(spec, ExporterOptions{});
     ASSERT_FALSE(exporter) << spec;
     EXPECT_NE(exporter.error().message.find("accepted forms: console, console=FILE, jsonl=FILE"), std::string::npos)
         << exporter.error().message;
   }
-  EXPECT_EQ(make_exporter("otlp", ExporterOptions{}).error().message,
-            "output \"otlp\": unknown exporter \"otlp\"; accepted forms: console, console=FILE, jsonl=FILE, "
-            "chrome=FILE (FILE \"-\" is standard output)");
+  EXPECT_EQ(make_exporter("kafka", ExporterOptions{}).error().message,
+            "output \"kafka\": unknown exporter \"kafka\"; accepted forms: console, console=FILE, jsonl=FILE, "
+            "chrome=FILE (FILE \"-\" is standard output), otlp, otlp=ENDPOINT, zipkin, zipkin=URL");
+  // OTLP settings are checked when the output is made, each named.
+  ExporterOptions bad;
+  bad.read_environment = false;
+  bad.otlp_settings = {{"protocol", "thrift"}};
+  EXPECT_EQ(make_exporter("otlp", bad).error().message,
+            "output \"otlp\": otlp protocol: expected grpc, http/protobuf or http/json, got \"thrift\"");
+  EXPECT_EQ(make_exporter("zipkin=ftp://x", ExporterOptions{}).error().message,
+            "output \"zipkin=ftp://x\": zipkin: expected an http:// or https:// URL, got \"ftp://x\"");
 }
 
 TEST(MakeExporter, ReportsAFileThatCannotBeOpened) {
