@@ -24,6 +24,11 @@
 #include "pipeline/events.h"
 #include "pipeline/ring_reader.h"
 #include "pipeline/span_builder.h"
+#include "context/propagation.h"
+#include <deque>
+#include <ifaddrs.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 namespace zt {
 namespace {
@@ -36,6 +41,7 @@ constexpr std::uint64_t kLivenessCheckNs = 500'000'000;  // attach/exec: are the
 constexpr std::uint64_t kPortRescanNs = 2'000'000'000;   // run: listening-port rules
 constexpr std::uint64_t kRegistrySweepNs = 30'000'000'000;  // drop identities of exits we missed
 constexpr std::size_t kExportBatch = 512;
+constexpr std::size_t kMaxHeldSpans = 200'000;  // bound of the assembly hold
 
 // Child processes of `pid` found by walking /proc (nginx workers under their master, say).
 std::vector<std::uint32_t> descendants_of(std::uint32_t root) {
@@ -72,7 +78,9 @@ class Agent {
   void on_record(const void* data, std::size_t size);
   void on_span_record(protocols::Record&& record, const pipeline::ConnectionInfo& conn,
                       pipeline::FlushCause cause);
-  void export_pending();
+  // Moves built spans to the exporters once they waited `assembly_wait_ms` (late same-node
+  // pairings are applied then); `all` releases everything (shutdown, process exit).
+  void export_pending(bool all = false);
   bool targets_alive();
   void print_stats();
 
@@ -82,6 +90,13 @@ class Agent {
   std::unique_ptr<pipeline::RingReader> reader_;
   std::unique_ptr<pipeline::ConnTracker> tracker_;
   std::unique_ptr<pipeline::SpanBuilder> builder_;
+  context::Propagator propagator_;
+  struct HeldSpan {
+    std::uint64_t release_ns;
+    trace::Span span;
+  };
+  std::deque<HeldSpan> held_;  // built spans waiting for late pairings, oldest first
+  std::uint64_t released_early_ = 0;  // held spans released before their time (hold bound reached)
   discovery::ProcessRegistry registry_{"/proc"};
   std::optional<discovery::ProcessSelector> selector_;
   std::vector<std::unique_ptr<exporters::SpanExporter>> exporters_;
@@ -203,15 +218,48 @@ void Agent::select_processes() {
 
 void Agent::on_span_record(protocols::Record&& record, const pipeline::ConnectionInfo& conn,
                            pipeline::FlushCause cause) {
-  batch_.push_back(builder_->build(record, conn, cause));
+  const std::uint64_t now = monotonic_now_ns();
+  held_.push_back({now + options_.config.assembly_wait_ms * 1'000'000ull, builder_->build(record, conn, cause)});
   ++stats_.spans;
+  if (held_.size() > kMaxHeldSpans) {
+    ++released_early_;
+    batch_.push_back(std::move(held_.front().span));
+    held_.pop_front();
+  }
   if (batch_.size() >= kExportBatch) export_pending();
 }
 
-void Agent::export_pending() {
+void Agent::export_pending(bool all) {
+  const std::uint64_t now = monotonic_now_ns();
+  while (!held_.empty() && (all || held_.front().release_ns <= now)) {
+    batch_.push_back(std::move(held_.front().span));
+    held_.pop_front();
+  }
   if (batch_.empty()) return;
+  for (auto& span : batch_) propagator_.finalize(span);
   for (auto& e : exporters_) e->export_spans(batch_);
   batch_.clear();
+}
+
+// This node's own addresses: a peer at one of them may be traced here too (same-node pairing).
+std::vector<std::string> local_addresses() {
+  std::vector<std::string> out;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return out;
+  for (ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr) continue;
+    char text[INET6_ADDRSTRLEN] = {};
+    if (i->ifa_addr->sa_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, text, sizeof text);
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr, text, sizeof text);
+    } else {
+      continue;
+    }
+    out.emplace_back(text);
+  }
+  freeifaddrs(list);
+  return out;
 }
 
 void Agent::on_record(const void* data, std::size_t size) {
@@ -234,14 +282,26 @@ void Agent::on_record(const void* data, std::size_t size) {
       break;
     }
     case ZT_EV_CONN_OPEN:
-      if (auto ev = pipeline::read_record<zt_conn_event>(data, size)) tracker_->on_conn_open(*ev);
+      if (auto ev = pipeline::read_record<zt_conn_event>(data, size)) {
+        tracker_->on_conn_open(*ev);
+        if (ev->role == ZT_ROLE_CLIENT) propagator_.on_connect(ev->hdr.tid, ev->conn_id, ev->hdr.ts_ns);
+      }
       break;
     case ZT_EV_CONN_CLOSE:
-      if (auto ev = pipeline::read_record<zt_conn_event>(data, size)) tracker_->on_conn_close(*ev, ev->hdr.ts_ns);
+      if (auto ev = pipeline::read_record<zt_conn_event>(data, size)) {
+        tracker_->on_conn_close(*ev, ev->hdr.ts_ns);
+        propagator_.on_connection_closed(ev->conn_id);
+      }
+      break;
+    case ZT_EV_THREAD_NEW:
+      if (auto ev = pipeline::read_record<zt_proc_event>(data, size)) {
+        propagator_.on_thread_created(ev->parent_tid, ev->hdr.tid, ev->hdr.pid, ev->hdr.ts_ns);
+      }
       break;
     case ZT_EV_PROC_FORK:
       if (auto ev = pipeline::read_record<zt_proc_event>(data, size)) {
         spdlog::debug("pid {} forked from {}", ev->hdr.pid, ev->ppid);
+        propagator_.on_thread_created(ev->parent_tid, ev->hdr.tid, ev->hdr.pid, ev->hdr.ts_ns);
         // Read the child lazily, at its first span: pre-forking servers rename their workers
         // (setproctitle) just after fork, and reading now would cache the parent's identity.
         registry_.forget(ev->hdr.pid);
@@ -264,7 +324,7 @@ void Agent::on_record(const void* data, std::size_t size) {
         const std::uint32_t pid = ev->hdr.pid;
         spdlog::debug("pid {} exited with status {}", pid, ev->exit_code);
         tracker_->on_process_exit(pid, ev->hdr.ts_ns);
-        export_pending();  // spans still hold the resource; the registry entry can go
+        propagator_.on_process_exit(pid);
         registry_.forget(pid);
         loader_->forget_connections(pid);
         listening_ports_.erase(pid);
@@ -302,13 +362,26 @@ Result<int> Agent::run() {
   if (!loaded) return loaded.error();
   loader_ = std::move(loaded.value());
 
+  propagator_.set_local_addresses(local_addresses());
   builder_ = std::make_unique<pipeline::SpanBuilder>(
-      [this](std::uint32_t pid) { return registry_.resource_for(pid); }, &clock_);
+      [this](std::uint32_t pid) { return registry_.resource_for(pid); }, &clock_, &propagator_);
   tracker_ = std::make_unique<pipeline::ConnTracker>(
       pipeline::ConnTrackerOptions{},
       [this](protocols::Record&& r, const pipeline::ConnectionInfo& c, pipeline::FlushCause cause) {
         on_span_record(std::move(r), c, cause);
       });
+  tracker_->set_request_observer([this](const pipeline::ConnectionInfo& c, const protocols::HttpMessage& request,
+                                        protocols::RequestIdentity& identity) {
+    context::RequestSite site;
+    site.pid = c.pid;
+    site.tid = request.tid;
+    site.conn_id = c.conn_id;
+    site.role = c.role;
+    site.local = {c.local.address, c.local.port};
+    site.remote = {c.remote.address, c.remote.port};
+    site.ts_ns = request.start_ns;
+    propagator_.on_request(site, request, identity);
+  });
   auto reader = pipeline::RingReader::create(loader_->ringbuf_fd(),
                                              [this](const void* d, std::size_t n) { on_record(d, n); });
   if (!reader) return reader.error();
@@ -334,6 +407,7 @@ Result<int> Agent::run() {
     const std::uint64_t now = monotonic_now_ns();
     if (now >= next_tick) {
       tracker_->tick(now);
+      propagator_.expire(now);
       export_pending();
       next_tick = now + kTickNs;
     }
@@ -363,7 +437,7 @@ Result<int> Agent::run() {
   // Drain what the kernel still holds, then flush every open connection as spans.
   reader_->drain();
   tracker_->shutdown(monotonic_now_ns());
-  export_pending();
+  export_pending(true);
   for (auto& e : exporters_) e->shutdown();
   print_stats();
 
@@ -393,11 +467,15 @@ void Agent::print_stats() {
       stats_.events, stats_.data_events, stats_.kernel_dropped, stats_.kernel_other_losses,
       stats_.kernel_truncated, options_.config.capture_bytes, stats_.connections,
       stats_.unsupported_connections, stats_.spans, stats_.parse_errors, stats_.gap_bytes);
-  const auto& ctx = builder_->context_stats();
-  if (ctx.extracted || ctx.malformed) {
-    spdlog::info("trace context: requests that joined their caller's trace: {}; malformed propagation headers ignored: {}",
-                 ctx.extracted, ctx.malformed);
-  }
+  const auto& p = propagator_.stats();
+  const auto& fallback = builder_->context_stats();
+  spdlog::info(
+      "parents: {} from propagation headers, {} same-node peers ({} paired late), {} calls made while serving a "
+      "request on the thread ({} at connect, {} inherited by a new thread or process), {} roots; {} malformed "
+      "propagation headers ignored; {} table entries evicted, {} spans released before the assembly wait",
+      p.from_header + fallback.extracted, p.from_peer + p.from_peer_late, p.from_peer_late,
+      p.from_thread + p.from_connect + p.from_inherited, p.from_connect, p.from_inherited, p.roots,
+      p.extract.malformed + fallback.malformed, p.evicted, released_early_);
   if (stats_.malformed_records) spdlog::warn("{} malformed ring-buffer records skipped", stats_.malformed_records);
   for (const auto& e : exporters_) {
     if (const auto s = e->stats()) spdlog::info("export {}: {}", e->name(), exporters::format_stats(*s));

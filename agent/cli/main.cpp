@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   std::string log_level;
   std::vector<std::string> outputs;
   std::optional<std::uint32_t> capture_bytes;
+  std::optional<std::uint32_t> assembly_wait_ms;
   std::optional<double> duration;
   std::string config_path;
   std::vector<std::uint32_t> pids;
@@ -81,6 +82,9 @@ int main(int argc, char** argv) {
                     "repeatable");
     sub->add_option("--capture-bytes", capture_bytes, "Payload prefix captured per syscall (power of two, 64..8192; default 4096)")
         ->check(CLI::Range(64u, 8192u));
+    sub->add_option("--assembly-wait", assembly_wait_ms,
+                    "Milliseconds a span waits before export so that late same-node pairings apply (default 500)")
+        ->check(CLI::Range(0, 60000));
     sub->add_option("--duration", duration, "Stop after this many seconds")->check(CLI::PositiveNumber);
   };
 
@@ -123,6 +127,9 @@ int main(int argc, char** argv) {
       return 2;
     }
     config.capture_bytes = *capture_bytes;
+  }
+  if (assembly_wait_ms) {
+    config.assembly_wait_ms = *assembly_wait_ms;
   }
   if (!outputs.empty()) config.outputs = outputs;
   if (log_level.empty()) log_level = verbose ? "debug" : (config_path.empty() ? "info" : config.log_level);

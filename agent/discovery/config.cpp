@@ -17,7 +17,7 @@
 namespace zt::discovery {
 namespace {
 
-constexpr std::array kTopLevelKeys = {"select", "capture_bytes", "outputs", "log_level", "otlp"};
+constexpr std::array kTopLevelKeys = {"select", "capture_bytes", "outputs", "log_level", "otlp", "assembly_wait_ms"};
 constexpr std::array kOtlpKeys = {"endpoint", "traces_endpoint", "protocol", "headers", "compression", "timeout",
                                   "certificate", "client_key", "client_certificate", "insecure", "batch"};
 constexpr std::array kBatchKeys = {"max_queue_size", "max_export_batch_size", "schedule_delay", "export_timeout"};
@@ -97,6 +97,12 @@ class ConfigParser {
       if (key == "capture_bytes") return parse_capture_bytes(value, path, config.capture_bytes);
       if (key == "outputs") return parse_outputs(value, path, config.outputs);
       if (key == "otlp") return parse_otlp(value, path, config.otlp);
+      if (key == "assembly_wait_ms") {
+        const auto ms = as_integer(value);
+        if (!ms || *ms < 0 || *ms > 60000) return Result<void>(error_at(path, "expected milliseconds 0..60000, got " + describe(value)));
+        config.assembly_wait_ms = static_cast<std::uint32_t>(*ms);
+        return Result<void>{};
+      }
       return parse_log_level(value, path, config.log_level);
     };
     auto parsed = for_each_key(root, "", kTopLevelKeys, read_setting);

@@ -17,6 +17,9 @@ struct Config {
   std::uint32_t capture_bytes = 4096;  // payload prefix captured per syscall
   std::vector<std::string> outputs;    // exporter specs ("console", "jsonl=FILE"); empty: not set
   std::string log_level = "info";      // trace, debug, info, warn, error
+  // How long a built span waits before export, so that a same-node pairing learned late (a server
+  // that read its request before its client's write was seen) still fixes its trace.
+  std::uint32_t assembly_wait_ms = 500;
   // The `otlp:` section as exporter settings (keys of exporters/otlp/otlp_options.h: "endpoint",
   // "protocol", "headers", ..., "bsp.max_queue_size", ...). Values are checked when the exporter
   // is made, where the environment's layer has been applied over them.

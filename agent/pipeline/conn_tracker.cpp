@@ -91,6 +91,13 @@ void ConnTracker::deliver(Connection& conn, Direction dir, const Chunk& chunk) {
       }
       return;
     }
+    // Nodes of conns_ never move, and the parser (with this hook) lives and dies with `conn`.
+    conn.parser->set_request_hook([this, &conn](const protocols::HttpMessage& request, Role role,
+                                                protocols::RequestIdentity& identity) {
+      if (!observer_) return;
+      if (conn.info.role == Role::Unknown) conn.info.role = role;
+      observer_(conn.info, request, identity);
+    });
     spdlog::debug("conn {} (pid {} fd {} {}:{} -> {}:{}): {}", conn.info.conn_id, conn.info.pid, conn.info.fd,
                   conn.info.local.address, conn.info.local.port, conn.info.remote.address,
                   conn.info.remote.port, conn.parser->protocol_name());

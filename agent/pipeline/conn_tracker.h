@@ -41,8 +41,14 @@ class ConnTracker {
  public:
   using RecordSink = std::function<void(protocols::Record&&, const ConnectionInfo&, FlushCause)>;
 
+  // Told about each request when its parser has it complete, before the response (the
+  // propagation model gives its span an identity then). `info.role` is the parser's.
+  using RequestObserver = std::function<void(const ConnectionInfo& info, const protocols::HttpMessage& request,
+                                             protocols::RequestIdentity& identity)>;
+
   ConnTracker(ConnTrackerOptions options, RecordSink sink);
   ~ConnTracker();
+  void set_request_observer(RequestObserver observer) { observer_ = std::move(observer); }
 
   void on_data(const zt_data_event& event, std::string_view payload, std::uint64_t now_ns);
   void on_conn_open(const zt_conn_event& event);
@@ -79,6 +85,7 @@ class ConnTracker {
 
   ConnTrackerOptions options_;
   RecordSink sink_;
+  RequestObserver observer_;
   std::unordered_map<std::uint64_t, Connection> conns_;
   std::list<std::uint64_t> lru_;  // most recently active first
   std::unordered_set<std::uint64_t> with_pending_;

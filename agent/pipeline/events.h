@@ -18,7 +18,7 @@ static_assert(sizeof(zt_tuple) == 40);
 static_assert(sizeof(zt_event_header) == 24);
 static_assert(sizeof(zt_data_event) == 112);
 static_assert(sizeof(zt_conn_event) == 96);
-static_assert(sizeof(zt_proc_event) == 48);
+static_assert(sizeof(zt_proc_event) == 56);
 static_assert(offsetof(zt_data_event, tuple) == 72);
 
 // Decoded endpoints of a socket, as the traced process sees them.

@@ -46,15 +46,28 @@ trace::Span SpanBuilder::build_http(const HttpExchange& ex, const ConnectionInfo
   const auto& req = ex.request;
   const bool server = conn.role != Role::Client;  // Unknown cannot reach here: parsers resolve it
   trace::Span span;
-  span.span_id = trace::new_span_id();
-  if (auto caller = server ? context::extract(req.headers, &context_stats_) : std::nullopt) {
+  if (ex.identity.assigned) {
+    const auto& id = ex.identity;
+    span.trace_id = id.trace_id;
+    span.span_id = id.span_id;
+    span.parent_span_id = id.parent_span_id;
+    span.trace_flags = id.trace_flags;
+    span.trace_state = id.trace_state;
+    span.parent_is_remote = id.parent_is_remote;
+  } else if (auto caller = server ? context::extract(req.headers, &context_stats_) : std::nullopt) {
+    span.span_id = trace::new_span_id();
     span.trace_id = caller->trace_id;
     span.parent_span_id = caller->span_id;
     span.parent_is_remote = true;
     span.trace_flags = caller->sampled ? trace::kTraceFlagSampled : 0;
     span.trace_state = std::move(caller->trace_state);
   } else {
+    span.span_id = trace::new_span_id();
     span.trace_id = trace::new_trace_id();
+  }
+  if (propagator_) {
+    propagator_->finalize(span);
+    if (server) propagator_->on_server_done(req.tid, span.span_id);
   }
   span.kind = server ? SpanKind::Server : SpanKind::Client;
   span.tid = req.tid;

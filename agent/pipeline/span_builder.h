@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 
+#include "context/propagation.h"
 #include "context/trace_context.h"
 #include "core/clock.h"
 #include "pipeline/connection_info.h"
@@ -17,8 +18,10 @@ class SpanBuilder {
  public:
   using ResourceLookup = std::function<std::shared_ptr<const trace::Resource>(std::uint32_t pid)>;
 
-  SpanBuilder(ResourceLookup resources, const MonotonicToRealtime* clock)
-      : resources_(std::move(resources)), clock_(clock) {}
+  // With a propagator, spans take the identity their request got when it was seen, late pairings
+  // are applied, and a finished SERVER span stops being the parent of its thread's calls.
+  SpanBuilder(ResourceLookup resources, const MonotonicToRealtime* clock, context::Propagator* propagator = nullptr)
+      : resources_(std::move(resources)), clock_(clock), propagator_(propagator) {}
 
   trace::Span build(const protocols::Record& record, const ConnectionInfo& conn, FlushCause cause);
   // A SERVER span whose request carries a trace context (W3C, B3, Jaeger) joins that trace with
@@ -31,6 +34,7 @@ class SpanBuilder {
   context::ExtractStats context_stats_;
   ResourceLookup resources_;
   const MonotonicToRealtime* clock_;
+  context::Propagator* propagator_;
 };
 
 }  // namespace zt::pipeline

@@ -7,7 +7,9 @@
 // boundary where it does not.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,12 +61,26 @@ struct HttpMessage {
   }
 };
 
+// The identity a request's span gets when the request is seen (read by a server, written by a
+// client), before any response: the propagation model (agent/context/propagation.h) fills it then,
+// so that calls made while the request is being served can name it as their parent.
+struct RequestIdentity {
+  bool assigned = false;
+  std::array<std::uint8_t, 16> trace_id{};
+  std::array<std::uint8_t, 8> span_id{};
+  std::array<std::uint8_t, 8> parent_span_id{};  // all zero: a root
+  std::uint8_t trace_flags = 0x01;
+  std::string trace_state;
+  bool parent_is_remote = false;
+};
+
 // A request and, where one came, its response. A request with no response becomes a span with
 // an error-free UNSET status flagged as incomplete (connection closed, process exited).
 struct HttpExchange {
   HttpMessage request;
   std::optional<HttpMessage> response;
   std::vector<HttpMessage> interim;  // 1xx responses (100 Continue, 103 Early Hints)
+  RequestIdentity identity;          // set through the request hook, when there is one
 };
 
 using Record = std::variant<HttpExchange>;
@@ -81,9 +97,14 @@ struct ParserStats {
 
 // Ordering contract: the tracker feeds each direction in stream order and the two directions in
 // the order the kernel saw them (a response is never fed before the request it answers was).
+// Called by a parser for each request as soon as it is complete, with the role of the connection
+// (Server: the traced process read it; Client: it wrote it). Fills the identity.
+using RequestHook = std::function<void(const HttpMessage& request, Role role, RequestIdentity& identity)>;
+
 class ConnectionParser {
  public:
   virtual ~ConnectionParser() = default;
+  void set_request_hook(RequestHook hook) { request_hook_ = std::move(hook); }
   // Next chunk of one direction, in stream order.
   virtual void on_chunk(Direction dir, const Chunk& chunk) = 0;
   // The connection closed (or was evicted or its process exited) at `ts_ns`: flush what can
@@ -95,6 +116,14 @@ class ConnectionParser {
   virtual Role role() const = 0;
   virtual const ParserStats& stats() const = 0;
   virtual std::string_view protocol_name() const = 0;
+
+ protected:
+  void identify(const HttpMessage& request, Role role, RequestIdentity& identity) const {
+    if (request_hook_) request_hook_(request, role, identity);
+  }
+
+ private:
+  RequestHook request_hook_;
 };
 
 }  // namespace zt::protocols

@@ -38,6 +38,7 @@ enum zt_event_kind {
 	ZT_EV_PROC_EXEC = 4,  /* struct zt_proc_event */
 	ZT_EV_PROC_FORK = 5,  /* struct zt_proc_event (new process, not a new thread) */
 	ZT_EV_PROC_EXIT = 6,  /* struct zt_proc_event (thread-group leader exited) */
+	ZT_EV_THREAD_NEW = 7, /* struct zt_proc_event: a traced process created a thread */
 };
 
 enum zt_direction {
@@ -123,8 +124,10 @@ struct zt_conn_event {
 
 struct zt_proc_event {
 	struct zt_event_header hdr;
-	zt_u32 ppid; /* parent tgid (fork), 0 otherwise */
+	zt_u32 ppid;       /* parent tgid (fork, new thread), 0 otherwise */
 	zt_s32 exit_code;
+	zt_u32 parent_tid; /* thread that forked or created the thread (fork, new thread), 0 otherwise */
+	zt_u32 pad;
 	char comm[16];
 };
 
