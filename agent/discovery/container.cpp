@@ -86,8 +86,11 @@ std::optional<std::string> pod_uid_in_path(std::string_view path) {
       if (pod != std::string_view::npos &&
           (under_kubepods || slice.substr(0, pod).find("kubepods") != std::string_view::npos)) {
         std::string candidate(slice.substr(pod + 4));
-        std::replace(candidate.begin(), candidate.end(), '_', '-');
-        if (is_uuid(candidate)) uid = std::move(candidate);
+        // systemd escapes every '-' of the uid as '_': a mix of both is not a pod slice.
+        if (candidate.find('-') == std::string::npos) {
+          std::replace(candidate.begin(), candidate.end(), '_', '-');
+          if (is_uuid(candidate)) uid = std::move(candidate);
+        }
       }
     }
     under_kubepods = under_kubepods || segment.find("kubepods") != std::string_view::npos;

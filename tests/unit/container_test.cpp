@@ -228,3 +228,20 @@ TEST(ContainerIdFromMountinfo, SurvivesGarbage) {
 
 }  // namespace
 }  // namespace zt::discovery
+
+namespace zt::discovery {
+namespace {
+
+// Found by the fuzzer: a slice name mixing '-' and '_' in the uid is not a systemd pod slice
+// (systemd escapes every '-'), so no uid is made up from it.
+TEST(PodUid, MixedSeparatorsInASystemdSliceAreNotAUid) {
+  EXPECT_FALSE(pod_uid_from_cgroup("0::/kubepods.slice/kubepods-burstable.slice/"
+                                   "kubepods-burstable-podc1cbf795_b705-b70a_9809_ccfa355fb498.slice/x.scope\n")
+                   .has_value());
+  EXPECT_EQ(pod_uid_from_cgroup("0::/kubepods.slice/kubepods-burstable.slice/"
+                                "kubepods-burstable-podc1cbf795_b705_470a_9809_ccfa355fb498.slice/x.scope\n"),
+            "c1cbf795-b705-470a-9809-ccfa355fb498");
+}
+
+}  // namespace
+}  // namespace zt::discovery
