@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <google/protobuf/arena.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
@@ -57,9 +58,12 @@ class HttpTransport final : public BatchTransport {
     if (json) {
       body = encode_json(spans);
     } else {
-      ExportTraceServiceRequest request;
-      encode_request(spans, request);
-      if (!request.SerializeToString(&body)) return ExportResult::failed("protobuf serialization failed");
+      // On an arena: a request is thousands of small messages, freed in one go (half the cost,
+      // bench/export_bench.cpp).
+      google::protobuf::Arena arena;
+      auto* request = google::protobuf::Arena::CreateMessage<ExportTraceServiceRequest>(&arena);
+      encode_request(spans, *request);
+      if (!request->SerializeToString(&body)) return ExportResult::failed("protobuf serialization failed");
     }
     const auto response = client_.post(options_.endpoint, body, json ? "application/json" : "application/x-protobuf",
                                        options_.headers, options_.gzip, timeout);
@@ -109,14 +113,15 @@ class GrpcTransport final : public BatchTransport {
   }
 
   ExportResult send(std::span<const trace::Span> spans, std::chrono::milliseconds timeout) override {
-    ExportTraceServiceRequest request;
-    encode_request(spans, request);
+    google::protobuf::Arena arena;
+    auto* request = google::protobuf::Arena::CreateMessage<ExportTraceServiceRequest>(&arena);
+    encode_request(spans, *request);
     ExportTraceServiceResponse response;
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + timeout);
     if (options_.gzip) context.set_compression_algorithm(GRPC_COMPRESS_GZIP);
     for (const auto& [key, value] : options_.headers) context.AddMetadata(key, value);
-    const grpc::Status status = stub_->Export(&context, request, &response);
+    const grpc::Status status = stub_->Export(&context, *request, &response);
     if (status.ok()) {
       ExportResult result = ExportResult::success();
       if (response.has_partial_success()) {
