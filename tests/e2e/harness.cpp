@@ -499,6 +499,37 @@ std::string ReadyServer::url(std::string_view path) const {
   return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
 }
 
+std::filesystem::path js_dir() { return fs::path(ZT_WORKLOADS_DIR).parent_path() / "js"; }
+
+JsReceiver::JsReceiver()
+    : process_({"node", (js_dir() / "otlp_receiver.js").string(), "--http-port", "0", "--grpc-port", "0", "--out",
+                (dir_ / "requests.jsonl").string(), "--ready", (dir_ / "ready.json").string()}) {
+  const bool ready = poll_until([&] { return fs::exists(dir_ / "ready.json"); }, kReadyTimeout);
+  if (!ready) throw std::runtime_error("the JS OTLP receiver did not start:\n" + process_.output(Stream::Err));
+  const Json ports = Json::parse(std::ifstream(dir_ / "ready.json"));
+  http_port_ = ports["http_port"];
+  grpc_port_ = ports["grpc_port"];
+}
+
+std::string JsReceiver::url(bool grpc) const {
+  return "http://127.0.0.1:" + std::to_string(grpc ? grpc_port_ : http_port_);
+}
+
+std::vector<Json> JsReceiver::requests() const { return read_jsonl(dir_ / "requests.jsonl"); }
+
+std::vector<Json> JsReceiver::spans() const {
+  std::vector<Json> out;
+  for (const auto& r : requests()) {
+    if (!r["request"].is_object()) continue;
+    for (const auto& rs : r["request"]["resourceSpans"]) {
+      for (const auto& ss : rs["scopeSpans"]) {
+        for (const auto& s : ss["spans"]) out.push_back(s);
+      }
+    }
+  }
+  return out;
+}
+
 std::uint64_t unix_now_ns() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);

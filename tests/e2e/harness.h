@@ -207,6 +207,29 @@ class ReadyServer {
   ProcessFacts facts_;
 };
 
+// tests/js: the Node.js test peers, with the OpenTelemetry JS packages in its node_modules.
+std::filesystem::path js_dir();
+
+// tests/js/otlp_receiver.js as a child process: an OTLP receiver that decodes with OpenTelemetry
+// JS's own generated protobuf code. Ports read from its ready file.
+class JsReceiver {
+ public:
+  JsReceiver();
+
+  std::string url(bool grpc) const;  // http://127.0.0.1:PORT of the gRPC or the HTTP server
+  // One line per export request received, normalised (tests/js/README.md).
+  std::vector<Json> requests() const;
+  // Every span of every request, in the order received (OTLP JSON: ids in hex, kind a number).
+  std::vector<Json> spans() const;
+  std::string log() const { return process_.output(Stream::Err); }
+
+ private:
+  TempDir dir_;
+  Subprocess process_;
+  int http_port_ = 0;
+  int grpc_port_ = 0;
+};
+
 // Wall-clock time (CLOCK_REALTIME) in Unix nanoseconds, the clock spans are stamped with.
 std::uint64_t unix_now_ns();
 
