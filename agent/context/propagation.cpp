@@ -112,14 +112,18 @@ void Propagator::on_request(const RequestSite& site, const protocols::HttpMessag
       ++stats_.from_peer;
     } else {
       assign_root(id);
-      if (may_pair_late) {
-        if (peer_entries_ >= options_.max_peer_requests) expire(site.ts_ns + options_.peer_ttl_ns / 2);
-        if (peer_entries_ < options_.max_peer_requests) {
-          peers_[key].servers.push_back(PendingServer{id.trace_id, id.span_id, site.ts_ns});
-          ++peer_entries_;
-        } else {
-          ++stats_.evicted;
-        }
+    }
+    // Read before its client's write was seen: wait for that write, to pair late (or, with a
+    // header, only to keep the connection's queue in step).
+    if (!peer && may_pair_late) {
+      if (peer_entries_ >= options_.max_peer_requests) expire(site.ts_ns + options_.peer_ttl_ns / 2);
+      if (peer_entries_ < options_.max_peer_requests) {
+        peers_[key].servers.push_back(
+            PendingServer{id.trace_id, id.span_id, site.ts_ns, header.has_value(), site.conn_id});
+        conn_keys_[site.conn_id] = key;
+        ++peer_entries_;
+      } else {
+        ++stats_.evicted;
       }
     }
     set_active(site.tid, Active{context_of(id, site.pid, site.ts_ns), false});
@@ -138,8 +142,8 @@ void Propagator::on_request(const RequestSite& site, const protocols::HttpMessag
     ++stats_.from_header;
   } else if (auto c = connect_parent_.find(site.conn_id); c != connect_parent_.end()) {
     adopt(id, c->second);
+    ++(c->second.inherited ? stats_.from_inherited : stats_.from_connect);
     connect_parent_.erase(c);
-    ++stats_.from_connect;
   } else if (auto a = active_.find(site.tid); a != active_.end() && a->second.ctx.pid == site.pid) {
     adopt(id, a->second.ctx);
     ++(a->second.inherited ? stats_.from_inherited : stats_.from_thread);
@@ -157,7 +161,7 @@ void Propagator::on_request(const RequestSite& site, const protocols::HttpMessag
     const PendingServer server = queue.servers.front();
     queue.servers.pop_front();
     --peer_entries_;
-    if (!header) {
+    if (!header && !server.from_header) {
       corrections_[server.span_id] = Correction{id.trace_id, id.span_id, site.ts_ns};
       aliases_[server.provisional_trace] = TraceAlias{id.trace_id, site.ts_ns};
       ++stats_.from_peer_late;
@@ -170,7 +174,10 @@ void Propagator::on_request(const RequestSite& site, const protocols::HttpMessag
     ++stats_.evicted;
     return;
   }
-  queue.clients.push_back(context_of(id, site.pid, site.ts_ns));
+  Context entry = context_of(id, site.pid, site.ts_ns);
+  entry.conn_id = site.conn_id;
+  queue.clients.push_back(std::move(entry));
+  conn_keys_[site.conn_id] = key;
   ++peer_entries_;
 }
 
@@ -193,10 +200,23 @@ void Propagator::on_connect(std::uint32_t tid, std::uint64_t conn_id, std::uint6
   }
   Context ctx = a->second.ctx;
   ctx.ts_ns = ts_ns;
+  ctx.inherited = a->second.inherited;
   connect_parent_[conn_id] = std::move(ctx);
 }
 
-void Propagator::on_connection_closed(std::uint64_t conn_id) { connect_parent_.erase(conn_id); }
+void Propagator::on_connection_closed(std::uint64_t conn_id) {
+  connect_parent_.erase(conn_id);
+  const auto k = conn_keys_.find(conn_id);
+  if (k == conn_keys_.end()) return;
+  if (auto q = peers_.find(k->second); q != peers_.end()) {
+    const auto before = q->second.clients.size() + q->second.servers.size();
+    std::erase_if(q->second.clients, [&](const Context& c) { return c.conn_id == conn_id; });
+    std::erase_if(q->second.servers, [&](const PendingServer& p) { return p.conn_id == conn_id; });
+    peer_entries_ -= before - (q->second.clients.size() + q->second.servers.size());
+    if (q->second.clients.empty() && q->second.servers.empty()) peers_.erase(q);
+  }
+  conn_keys_.erase(k);
+}
 
 void Propagator::on_thread_created(std::uint32_t parent_tid, std::uint32_t child_tid, std::uint32_t child_pid,
                                    std::uint64_t ts_ns) {
@@ -229,6 +249,7 @@ void Propagator::expire(std::uint64_t now_ns) {
     }
     it = q.clients.empty() && q.servers.empty() ? peers_.erase(it) : std::next(it);
   }
+  std::erase_if(conn_keys_, [&](const auto& e) { return !peers_.contains(e.second); });
   std::erase_if(corrections_, [&](const auto& e) { return old(e.second.ts_ns, options_.correction_ttl_ns); });
   std::erase_if(aliases_, [&](const auto& e) { return old(e.second.ts_ns, options_.correction_ttl_ns); });
   std::erase_if(connect_parent_, [&](const auto& e) { return old(e.second.ts_ns, options_.correction_ttl_ns); });

@@ -108,6 +108,8 @@ class Propagator {
     std::string trace_state;
     std::uint32_t pid = 0;
     std::uint64_t ts_ns = 0;
+    bool inherited = false;  // the serving thread got it from its creator
+    std::uint64_t conn_id = 0;  // peer queue entries: the connection the request was written on
   };
   struct Active {
     Context ctx;
@@ -126,6 +128,8 @@ class Propagator {
     trace::TraceId provisional_trace{};
     trace::SpanId span_id{};
     std::uint64_t ts_ns = 0;
+    bool from_header = false;  // its parent is settled: the client's write only keeps the queue in step
+    std::uint64_t conn_id = 0;
   };
   struct PeerQueue {
     std::deque<Context> clients;          // client requests not yet read by their server
@@ -145,6 +149,9 @@ class Propagator {
   std::unordered_map<std::uint32_t, Active> active_;                // tid -> request it serves
   std::unordered_map<std::uint64_t, Context> connect_parent_;       // conn -> request served at connect()
   std::unordered_map<std::string, PeerQueue> peers_;                // client->server 4-tuple
+  // Connections with entries in peers_: closing one drops them, so that a 4-tuple reused by a new
+  // connection (ephemeral ports come back) is never paired with an old request.
+  std::unordered_map<std::uint64_t, std::string> conn_keys_;
   std::size_t peer_entries_ = 0;
   std::unordered_map<trace::SpanId, Correction, IdHash> corrections_;
   std::unordered_map<trace::TraceId, TraceAlias, IdHash> aliases_;

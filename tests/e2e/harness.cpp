@@ -617,6 +617,8 @@ std::vector<std::string> names(const std::vector<Json>& spans) {
 }
 
 void expect_well_formed(const std::vector<Json>& spans, const TimeWindow& window, const std::set<pid_t>& pids) {
+  std::set<std::string> all_ids;
+  for (const auto& s : spans) all_ids.insert(s.value("span_id", ""));
   std::set<std::string> span_ids;
   std::size_t bad = 0;
   for (const auto& s : spans) {
@@ -627,7 +629,9 @@ void expect_well_formed(const std::vector<Json>& spans, const TimeWindow& window
     check(is_hex(s.value("trace_id", Json()), 32), "trace_id is not 32 hex digits (nor all zero)");
     check(is_hex(s.value("span_id", Json()), 16), "span_id is not 16 hex digits (nor all zero)");
     check(span_ids.insert(s.value("span_id", "")).second, "duplicate span_id");
-    check(s.value("parent_span_id", Json()) == "", "parent_span_id is not \"\" (spans here are roots)");
+    const Json parent = s.value("parent_span_id", Json());
+    check(parent == "" || all_ids.count(parent.is_string() ? parent.get<std::string>() : "") == 1,
+          "parent_span_id is neither \"\" nor a span of this test (an orphan)");
     check(s.value("kind", "") == "SERVER" || s.value("kind", "") == "CLIENT", "kind is neither SERVER nor CLIENT");
     const std::string code = s.contains("status") ? s["status"].value("code", "") : "";
     check(code == "UNSET" || code == "OK" || code == "ERROR", "status.code is not UNSET, OK or ERROR");

@@ -249,7 +249,7 @@ std::vector<Json> sorted_by_start(std::vector<Json> spans);
 std::vector<std::string> names(const std::vector<Json>& spans);
 
 // Checks that hold for every span of every test (non-fatal gtest expectations): well-formed ids,
-// no duplicate span id, root spans, end >= start, duration = end - start and under a few seconds,
+// no duplicate span id, every parent a span of the set (no orphans), end >= start, duration = end - start and under a few seconds,
 // times inside `window`, and a process.pid among `pids`.
 void expect_well_formed(const std::vector<Json>& spans, const TimeWindow& window, const std::set<pid_t>& pids);
 

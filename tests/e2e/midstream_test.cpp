@@ -71,6 +71,14 @@ TEST_P(OpenConnection, PickedUpAtTheNextRequest) {
   for (const auto& s : client_spans) client_paths.push_back(attr(s, "url.path"));
   EXPECT_EQ(server_paths, paths) << "exactly one SERVER span per request after the attach";
   EXPECT_EQ(client_paths, paths) << "exactly one CLIENT span per request after the attach";
+  // Both ends are traced by one agent: each SERVER span is the child of its CLIENT span (same-node
+  // pairing by 4-tuple and order), also on a connection opened before the agent.
+  if (server_spans.size() == client_spans.size()) {
+    for (std::size_t i = 0; i < server_spans.size(); ++i) {
+      EXPECT_EQ(server_spans[i]["parent_span_id"], client_spans[i]["span_id"]) << "request " << i;
+      EXPECT_EQ(server_spans[i]["trace_id"], client_spans[i]["trace_id"]) << "request " << i;
+    }
+  }
 
   // Each span against its request, matched by path so that a missing span hides nothing else.
   std::map<std::string, const Json*> server_by_path, client_by_path;

@@ -199,3 +199,48 @@ TEST(Propagation, TablesAreBounded) {
 
 }  // namespace
 }  // namespace zt::context
+
+namespace zt::context {
+namespace {
+
+TEST(Propagation, ServerWithAHeaderSeenBeforeItsClientKeepsTheQueueInStep) {
+  Fixture f;
+  const std::string tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const auto s1 = f.serve(2, 20, 300, kServer, kClient, {{"traceparent", tp}});  // read first
+  f.call(1, 10, 200, kClient, kServer, {{"traceparent", tp}});                   // its write, seen later
+  EXPECT_EQ(trace::to_hex(s1.parent_span_id), "00f067aa0ba902b7");
+  // The next request on the connection, without a header, pairs with its own client request.
+  const auto c2 = f.call(1, 10, 200, kClient, kServer);
+  EXPECT_EQ(f.serve(2, 20, 300, kServer, kClient).parent_span_id, c2.span_id);
+  EXPECT_EQ(f.p.stats().from_peer_late, 0u);
+}
+
+TEST(Propagation, AClosedConnectionLeavesNothingForAReusedFourTuple) {
+  Fixture f;
+  f.call(1, 10, 200, kClient, kServer);  // its server is not traced: nobody takes it
+  f.p.on_connection_closed(200);
+  // A new connection from the same ephemeral port, to a traced server.
+  const auto c = f.call(1, 10, 201, kClient, kServer);
+  EXPECT_EQ(f.serve(2, 20, 300, kServer, kClient).parent_span_id, c.span_id);
+  // And a server read whose client is not traced, then closed: not paired with a later client.
+  const auto s = f.serve(2, 20, 301, kServer, {"127.0.0.1", 40009});
+  f.p.on_connection_closed(301);
+  f.call(1, 10, 202, {"127.0.0.1", 40009}, kServer);
+  trace::Span span;
+  span.trace_id = s.trace_id;
+  span.span_id = s.span_id;
+  EXPECT_FALSE(f.p.finalize(span));
+}
+
+TEST(Propagation, ConnectionOpenedByAnInheritingThreadCountsAsInherited) {
+  Fixture f;
+  const auto s = f.serve(1, 10, 100, kServer, {"10.9.9.9", 5555});
+  f.p.on_thread_created(10, 12, 1, f.now);
+  f.p.on_connect(12, 400, f.now);
+  EXPECT_EQ(f.call(1, 12, 400, {"10.0.0.1", 41000}, {"10.9.9.8", 80}).parent_span_id, s.span_id);
+  EXPECT_EQ(f.p.stats().from_inherited, 1u);
+  EXPECT_EQ(f.p.stats().from_connect, 0u);
+}
+
+}  // namespace
+}  // namespace zt::context
