@@ -65,8 +65,9 @@ TEST(DetectorTest, StatusLineCountsOnlyMidstreamOrWithUnknownRole) {
 }
 
 TEST(DetectorTest, OtherProtocolsAreNotHttp1) {
-  EXPECT_EQ(detect_protocol(Direction::Egress, captured("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Role::Client, false),
-            nullptr);
+  auto http2 = detect_protocol(Direction::Egress, captured("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Role::Client, false);
+  ASSERT_NE(http2, nullptr);
+  EXPECT_EQ(http2->protocol_name(), "http2");
   EXPECT_EQ(detect_protocol(Direction::Egress, captured("\x16\x03\x01\x00\xc8\x01\x00\x00\xc4\x03\x03"sv),
                             Role::Unknown, false),
             nullptr);
