@@ -93,6 +93,9 @@ class Http2ConnectionParser final : public ConnectionParser, private Http2FrameS
 
   Http2ConnectionParser(Role role, Mode mode);
   ~Http2ConnectionParser() override;
+  // The HTTP/1 parser of an upgrade calls back into this object: it stays where it was made.
+  Http2ConnectionParser(const Http2ConnectionParser&) = delete;
+  Http2ConnectionParser& operator=(const Http2ConnectionParser&) = delete;
 
   void on_chunk(Direction dir, const Chunk& chunk) override;
   void on_close(std::uint64_t ts_ns) override;
