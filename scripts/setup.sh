@@ -18,8 +18,10 @@ MAIN_PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # exporters: OTLP protobuf/gRPC, HTTP transports
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc libcurl4-openssl-dev
+  # protocols: HPACK (HTTP/2)
+  libnghttp2-dev
   # test peers and workloads
-  python3 nginx-light wrk curl iproute2 procps
+  python3 nginx-light wrk curl iproute2 procps nghttp2-client nghttp2-server
 )
 # bookworm's libbpf 1.1 lacks BPF_UPROBE and uprobe_multi; 1.4 and bpftool 7.5 come from backports.
 BACKPORTS_PKGS=(libbpf-dev bpftool)

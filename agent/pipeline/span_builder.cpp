@@ -36,10 +36,25 @@ std::pair<std::string, int> split_host(std::string_view host) {
 
 bool closed_by_traffic(FlushCause cause) { return cause == FlushCause::InStream || cause == FlushCause::Closed; }
 
+// TODO(#5): stub so that the build passes; the lead replaces it with the HTTP/2 and gRPC span
+// (attributes, status mapping, identity, propagation). Name, ids and times only.
+trace::Span build_http2_stub(const protocols::Http2Exchange& ex, const ConnectionInfo& conn,
+                             const MonotonicToRealtime& clock) {
+  trace::Span span;
+  span.span_id = trace::new_span_id();
+  span.trace_id = trace::new_trace_id();
+  span.kind = conn.role == Role::Client ? SpanKind::Client : SpanKind::Server;
+  span.name = ex.method + " " + ex.path;
+  span.start_unix_ns = clock.to_unix_ns(ex.request.start_ns);
+  span.end_unix_ns = clock.to_unix_ns(std::max(ex.closed_ns, ex.request.start_ns));
+  return span;
+}
+
 }  // namespace
 
 trace::Span SpanBuilder::build(const protocols::Record& record, const ConnectionInfo& conn, FlushCause cause) {
-  return std::visit([&](const auto& r) { return build_http(r, conn, cause); }, record);
+  if (const auto* http2 = std::get_if<protocols::Http2Exchange>(&record)) return build_http2_stub(*http2, conn, *clock_);
+  return build_http(std::get<HttpExchange>(record), conn, cause);
 }
 
 trace::Span SpanBuilder::build_http(const HttpExchange& ex, const ConnectionInfo& conn, FlushCause cause) {

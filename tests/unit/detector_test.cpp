@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
 #include <string_view>
+
+#include "support/http2_frames.h"
 
 namespace zt::protocols {
 namespace {
@@ -65,8 +68,9 @@ TEST(DetectorTest, StatusLineCountsOnlyMidstreamOrWithUnknownRole) {
 }
 
 TEST(DetectorTest, OtherProtocolsAreNotHttp1) {
-  EXPECT_EQ(detect_protocol(Direction::Egress, captured("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Role::Client, false),
-            nullptr);
+  auto http2 = detect_protocol(Direction::Egress, captured("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Role::Client, false);
+  ASSERT_NE(http2, nullptr);
+  EXPECT_EQ(http2->protocol_name(), "http2");
   EXPECT_EQ(detect_protocol(Direction::Egress, captured("\x16\x03\x01\x00\xc8\x01\x00\x00\xc4\x03\x03"sv),
                             Role::Unknown, false),
             nullptr);
@@ -85,6 +89,68 @@ TEST(DetectorTest, GapChunkIsNeverDetected) {
   lost.size = 4096;
   lost.gap = true;
   EXPECT_EQ(detect_protocol(Direction::Ingress, lost, Role::Unknown, true), nullptr);
+}
+
+
+namespace h2 = test::http2;
+
+TEST(DetectorTest, ClientPrefaceSelectsHttp2) {
+  const std::string bytes = h2::preface() + h2::settings();
+  auto server = detect_protocol(Direction::Ingress, captured(bytes), Role::Unknown, false);
+  ASSERT_NE(server, nullptr);
+  EXPECT_EQ(server->protocol_name(), "http2");
+  EXPECT_EQ(server->role(), Role::Server);
+  auto client = detect_protocol(Direction::Egress, captured(bytes), Role::Client, true);
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(client->role(), Role::Client);
+  EXPECT_NE(detect_protocol(Direction::Egress, captured("PRI * HTTP/2.0\r\n"), Role::Client, false), nullptr);
+  EXPECT_EQ(detect_protocol(Direction::Egress, captured("PRI * HTTP/2"), Role::Client, false), nullptr);
+  EXPECT_EQ(detect_protocol(Direction::Egress, captured(bytes), Role::Server, false), nullptr);
+}
+
+TEST(DetectorTest, H2cUpgradeRequestSelectsHttp2AndOtherUpgradesStayHttp1) {
+  const Chunk upgrade = captured("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\r\n");
+  auto parser = detect_protocol(Direction::Ingress, upgrade, Role::Unknown, false);
+  ASSERT_NE(parser, nullptr);
+  EXPECT_EQ(parser->protocol_name(), "http2");
+  EXPECT_EQ(parser->role(), Role::Server);
+  auto websocket = detect_protocol(Direction::Ingress, captured("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"),
+                                   Role::Unknown, false);
+  ASSERT_NE(websocket, nullptr);
+  EXPECT_EQ(websocket->protocol_name(), "http1");
+}
+
+TEST(DetectorTest, ServerSettingsAsTheFirstBytesSelectHttp2) {
+  const std::string bytes = h2::settings({{3, 100}}) + h2::window_update(0, 1 << 20);
+  auto client = detect_protocol(Direction::Ingress, captured(bytes), Role::Unknown, false);
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(client->protocol_name(), "http2");
+  EXPECT_EQ(client->role(), Role::Client);
+  auto server = detect_protocol(Direction::Egress, captured(bytes), Role::Unknown, false);
+  ASSERT_NE(server, nullptr);
+  EXPECT_EQ(server->role(), Role::Server);
+  EXPECT_EQ(detect_protocol(Direction::Egress, captured(bytes), Role::Client, false), nullptr);
+  EXPECT_EQ(detect_protocol(Direction::Egress, captured(h2::settings_ack()), Role::Unknown, false), nullptr);
+  EXPECT_EQ(detect_protocol(Direction::Egress, captured(h2::headers(1, "\x82", true)), Role::Unknown, false), nullptr);
+}
+
+TEST(DetectorTest, MidstreamNeedsWholePlausibleFramesFillingTheChunk) {
+  const std::string call = h2::headers(7, "\x83\x86", false) + h2::data(7, "payload", true);
+  auto parser = detect_protocol(Direction::Ingress, captured(call), Role::Unknown, true);
+  ASSERT_NE(parser, nullptr);
+  EXPECT_EQ(parser->protocol_name(), "http2");
+  EXPECT_EQ(parser->role(), Role::Unknown);  // learned later from :method or :status
+  EXPECT_NE(detect_protocol(Direction::Egress, captured(h2::ping()), Role::Server, true), nullptr);
+  EXPECT_NE(detect_protocol(Direction::Egress, captured(h2::headers(9, "\x88", true)), Role::Server, true), nullptr);
+  // A lone DATA frame, a cut chunk, a chunk with trailing bytes, text: not enough.
+  EXPECT_EQ(detect_protocol(Direction::Egress, captured(h2::data(7, "payload")), Role::Server, true), nullptr);
+  Chunk cut = captured(std::string_view(call).substr(0, 12));
+  cut.size = call.size();
+  EXPECT_EQ(detect_protocol(Direction::Ingress, cut, Role::Unknown, true), nullptr);
+  const std::string trailing = call + "x";
+  EXPECT_EQ(detect_protocol(Direction::Ingress, captured(trailing), Role::Unknown, true), nullptr);
+  EXPECT_EQ(detect_protocol(Direction::Ingress, captured(h2::continuation(7, "\x82", true)), Role::Unknown, true),
+            nullptr);
 }
 
 }  // namespace

@@ -35,6 +35,9 @@ class Http1ConnectionParser final : public ConnectionParser, private Http1Messag
   std::uint64_t requests_evicted() const { return requests_evicted_; }
   // After 101 Switching Protocols or a CONNECT 2xx the connection carries another protocol.
   bool tunnelled() const { return tunnelled_; }
+  // Once tunnelled: bytes of the response chunk that switched protocols that were still HTTP/1
+  // (Http1Parser::stop_offset); the rest of it is the new protocol's first bytes.
+  std::size_t tunnel_offset() const { return response_parser_ ? response_parser_->stop_offset() : 0; }
 
  private:
   // Responses that came while their request's body was still arriving (100-continue, early errors).

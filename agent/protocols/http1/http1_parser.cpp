@@ -267,7 +267,7 @@ void Http1Parser::feed(const Chunk& chunk, Http1MessageSink& sink) {
     state_ = State::Idle;
   }
   std::string_view data = captured;
-  while (!data.empty()) {
+  while (!data.empty() && state_ != State::Stopped) {
     switch (state_) {
       case State::Idle:
         consume_idle(data, chunk);
@@ -283,9 +283,12 @@ void Http1Parser::feed(const Chunk& chunk, Http1MessageSink& sink) {
         data = {};
         break;
       case State::Stopped:
-        data = {};
         break;
     }
+  }
+  if (state_ == State::Stopped) {
+    stop_offset_ = captured.size() - data.size();
+    return;
   }
   if (uncaptured > 0) skip_uncaptured(uncaptured, chunk, sink);
 }

@@ -62,6 +62,9 @@ class Http1Parser {
   const HttpMessage* message_in_progress() const;
   // After a 101 or a CONNECT 2xx the stream is no longer HTTP/1: everything is ignored.
   bool stopped() const { return state_ == State::Stopped; }
+  // Once stopped: bytes of the chunk being fed when it stopped that were still HTTP/1; the
+  // rest of that chunk belongs to the protocol switched to (h2c after an upgrade).
+  std::size_t stop_offset() const { return stop_offset_; }
 
  private:
   enum class State : std::uint8_t { Resync, Idle, Headers, Body, Stopped };
@@ -119,6 +122,8 @@ class Http1Parser {
   std::string header_buf_;      // header block bytes, only while the block spans chunks
   std::size_t line_start_ = 0;  // start of the incomplete line in header_buf_
   bool start_line_checked_ = false;
+
+  std::size_t stop_offset_ = 0;
 
   BodyFraming framing_ = BodyFraming::None;
   std::uint64_t body_remaining_ = 0;  // Content-Length bytes still to come
