@@ -28,9 +28,18 @@ class SpanBuilder {
   // the caller's span as parent; otherwise it starts a trace of its own.
   trace::Span build_http(const protocols::HttpExchange& exchange, const ConnectionInfo& conn, FlushCause cause);
 
+  // HTTP/2: HTTP semantic conventions, or for gRPC the RPC ones (`package.Service/Method`,
+  // rpc.*, status per the gRPC conventions: server side only for server faults).
+  trace::Span build_http2(const protocols::Http2Exchange& exchange, const ConnectionInfo& conn, FlushCause cause);
+
   const context::ExtractStats& context_stats() const { return context_stats_; }
 
  private:
+  // Ids and parent from the request's identity (the propagation model), else from its headers.
+  void assign_identity(trace::Span& span, const protocols::RequestIdentity& identity,
+                       const std::vector<std::pair<std::string, std::string>>& headers, bool server,
+                       std::uint32_t tid);
+
   context::ExtractStats context_stats_;
   ResourceLookup resources_;
   const MonotonicToRealtime* clock_;

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 namespace zt::pipeline {
 namespace {
 
@@ -133,6 +135,86 @@ TEST_F(SpanBuilderTest, NoResponseIsAnErrorWhenTheConnectionEndedButUnknownWhenW
   auto stopped = builder_.build_http(exchange("GET", "/x", 0), connection(Role::Server), FlushCause::Shutdown);
   EXPECT_EQ(stopped.status, trace::StatusCode::Unset);
   EXPECT_EQ(attr(stopped, "zerotrace.incomplete"), AttributeValue(true));
+}
+
+}  // namespace
+}  // namespace zt::pipeline
+
+namespace zt::pipeline {
+namespace {
+
+protocols::Http2Exchange grpc_exchange(std::optional<int> status, std::string message = "") {
+  protocols::Http2Exchange ex;
+  ex.stream_id = 5;
+  ex.method = "POST";
+  ex.path = "/shop.v1.Orders/Get";
+  ex.scheme = "http";
+  ex.authority = "orders:50051";
+  ex.grpc = true;
+  ex.grpc_status = status;
+  ex.grpc_message = std::move(message);
+  ex.request.start_ns = 1'000;
+  ex.request.grpc_messages = 1;
+  protocols::Http2Message response;
+  response.grpc_messages = status == 0 ? 1 : 0;
+  response.end_ns = 5'000;
+  ex.response = response;
+  ex.status_code = 200;
+  ex.closed_ns = 5'000;
+  return ex;
+}
+
+TEST_F(SpanBuilderTest, GrpcSpanIsNamedServiceSlashMethodWithRpcAttributes) {
+  const auto span = builder_.build_http2(grpc_exchange(0), connection(Role::Server), FlushCause::InStream);
+  EXPECT_EQ(span.name, "shop.v1.Orders/Get");
+  EXPECT_EQ(std::get<std::string>(attr(span, "rpc.system")), "grpc");
+  EXPECT_EQ(std::get<std::string>(attr(span, "rpc.service")), "shop.v1.Orders");
+  EXPECT_EQ(std::get<std::string>(attr(span, "rpc.method")), "Get");
+  EXPECT_EQ(std::get<std::int64_t>(attr(span, "rpc.grpc.status_code")), 0);
+  EXPECT_EQ(std::get<std::string>(attr(span, "server.address")), "orders");
+  EXPECT_EQ(std::get<std::int64_t>(attr(span, "server.port")), 50051);
+  EXPECT_EQ(span.status, trace::StatusCode::Unset);
+}
+
+// gRPC semantic conventions: every non-OK code is an error for the client; for the server only
+// UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE and DATA_LOSS.
+TEST_F(SpanBuilderTest, GrpcStatusMapsToSpanStatusPerSide) {
+  const std::set<int> server_errors{2, 4, 12, 13, 14, 15};
+  for (int code = 0; code <= 16; ++code) {
+    const auto server = builder_.build_http2(grpc_exchange(code, "why"), connection(Role::Server), FlushCause::InStream);
+    const auto client = builder_.build_http2(grpc_exchange(code, "why"), connection(Role::Client), FlushCause::InStream);
+    EXPECT_EQ(server.status == trace::StatusCode::Error, server_errors.count(code) == 1) << code;
+    EXPECT_EQ(client.status == trace::StatusCode::Error, code != 0) << code;
+    if (code != 0) {
+      EXPECT_EQ(client.status_message, "why");
+    }
+  }
+  const auto unknown_message = builder_.build_http2(grpc_exchange(14), connection(Role::Client), FlushCause::InStream);
+  EXPECT_EQ(unknown_message.status_message, "UNAVAILABLE");
+  EXPECT_EQ(std::get<std::string>(attr(unknown_message, "error.type")), "UNAVAILABLE");
+}
+
+TEST_F(SpanBuilderTest, ResetStreamWithoutAnswerIsAnErrorNamingTheCode) {
+  auto ex = grpc_exchange(std::nullopt);
+  ex.response.reset();
+  ex.closure = protocols::Http2Closure::Reset;
+  ex.error_code = 8;  // CANCEL
+  ex.reset_by = Role::Client;
+  const auto span = builder_.build_http2(ex, connection(Role::Server), FlushCause::InStream);
+  EXPECT_EQ(span.status, trace::StatusCode::Error);
+  EXPECT_EQ(span.status_message, "stream reset: CANCEL");
+  EXPECT_EQ(std::get<std::string>(attr(span, "zerotrace.http2.reset_by")), "client");
+}
+
+TEST_F(SpanBuilderTest, UnresolvedHeadersAreMarkedNotGuessed) {
+  auto ex = grpc_exchange(0);
+  ex.path = "*";
+  ex.unresolved_headers = 4;
+  ex.degraded = true;
+  const auto span = builder_.build_http2(ex, connection(Role::Server), FlushCause::InStream);
+  EXPECT_EQ(span.name, "*/*");
+  EXPECT_EQ(std::get<std::int64_t>(attr(span, "zerotrace.http2.unresolved_headers")), 4);
+  EXPECT_EQ(std::get<bool>(attr(span, "zerotrace.degraded")), true);
 }
 
 }  // namespace

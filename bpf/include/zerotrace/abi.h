@@ -28,7 +28,7 @@ typedef __u64 zt_u64;
  * (the verifier needs the slack for variable offsets), and per-CPU values are limited to 32 KiB. */
 #define ZT_MAX_CAPTURE 8192
 /* Bounded loops: iovecs copied per call and messages handled per recvmmsg/sendmmsg call. */
-#define ZT_MAX_IOV 16
+#define ZT_MAX_IOV 32
 #define ZT_MAX_MMSG 8
 
 enum zt_event_kind {
