@@ -115,3 +115,106 @@ TEST(Grpc, UnaryStreamingAndNotFoundCallsBecomeRpcSpans) {
 
 }  // namespace
 }  // namespace zt::e2e
+
+namespace zt::e2e {
+namespace {
+
+// tests/workloads/grpc_front.js (HTTP/1.1 in, gRPC out over one long-lived channel) in front of
+// the libgrpc++ Orders server.
+struct MixedChain {
+  std::uint16_t grpc_port = free_port();
+  Subprocess backend{{ZT_GRPC_PEER, "server", std::to_string(grpc_port)}};
+  std::optional<Subprocess> front;
+  std::uint16_t front_port = 0;
+
+  MixedChain() {
+    if (!wait_for_port(grpc_port)) throw std::runtime_error("grpc_peer server did not start");
+    front.emplace(std::vector<std::string>{"node", workload("grpc_front.js"), "--backend",
+                                           "127.0.0.1:" + std::to_string(grpc_port)});
+    const auto ready = front->wait_for_line(Stream::Out, std::regex("^READY [0-9]+"));
+    if (!ready) throw std::runtime_error("grpc_front.js did not start: " + front->output(Stream::Err));
+    front_port = static_cast<std::uint16_t>(std::stoi(ready->substr(6)));
+  }
+  int get(int id) const {
+    const auto r = run_to_completion({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                      "http://127.0.0.1:" + std::to_string(front_port) + "/order/" + std::to_string(id)});
+    return r.status == 0 ? std::stoi(r.out) : -1;
+  }
+};
+
+std::vector<Json> of_pid(const std::vector<Json>& spans, pid_t pid, const std::string& kind) {
+  std::vector<Json> out;
+  for (const auto& s : spans) {
+    if (s["resource"]["process.pid"] == pid && s["kind"] == kind) out.push_back(s);
+  }
+  return sorted_by_start(out);
+}
+
+TEST(Grpc, Http1FrontEndCallingAGrpcBackEndIsOneTrace) {
+  ZT_REQUIRE_ROOT();
+  MixedChain chain;
+  Agent agent = Agent::attach({chain.front->pid(), chain.backend.pid()});
+  ASSERT_EQ(chain.get(7), 200);
+  ASSERT_EQ(chain.get(404), 404);
+  ASSERT_EQ(chain.get(8), 200);
+  ASSERT_TRUE(agent.wait_for_spans(9)) << agent.log();
+  const auto spans = agent.stop();
+  const auto front_servers = of_pid(spans, chain.front->pid(), "SERVER");
+  const auto front_clients = of_pid(spans, chain.front->pid(), "CLIENT");
+  const auto backend = of_pid(spans, chain.backend.pid(), "SERVER");
+  ASSERT_EQ(front_servers.size(), 3u) << Json(spans).dump(1);
+  ASSERT_EQ(front_clients.size(), 3u) << Json(spans).dump(1);
+  ASSERT_EQ(backend.size(), 3u) << Json(spans).dump(1);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(front_servers[i]["name"], "GET /order/{id}");
+    EXPECT_EQ(front_clients[i]["name"], "zerotrace.fixture.Orders/Get");
+    EXPECT_EQ(backend[i]["name"], "zerotrace.fixture.Orders/Get");
+    // HTTP/1 SERVER -> gRPC CLIENT (the call made while serving) -> gRPC SERVER (same-node pairing).
+    EXPECT_EQ(front_servers[i]["parent_span_id"], "") << i;
+    EXPECT_EQ(front_clients[i]["parent_span_id"], front_servers[i]["span_id"]) << i;
+    EXPECT_EQ(backend[i]["parent_span_id"], front_clients[i]["span_id"]) << i;
+    EXPECT_EQ(backend[i]["trace_id"], front_servers[i]["trace_id"]) << i;
+  }
+  EXPECT_EQ(attr(front_clients[1], "rpc.grpc.status_code"), 5);
+  EXPECT_EQ(front_clients[1]["status"]["code"], "ERROR");
+  EXPECT_EQ(backend[1]["status"]["code"], "UNSET");
+  EXPECT_EQ(attr(front_servers[1], "http.response.status_code"), 404);
+}
+
+// The gRPC connection is open and has carried calls before the agent comes: HPACK entries
+// inserted then cannot be read. The spans are still there, with their timing, parents and what
+// could be resolved; what could not is "*" and counted.
+TEST(Grpc, ConnectionInUseBeforeTheAgentStillGivesSpans) {
+  ZT_REQUIRE_ROOT();
+  MixedChain chain;
+  ASSERT_EQ(chain.get(1), 200);
+  ASSERT_EQ(chain.get(2), 200);
+  Agent agent = Agent::attach({chain.front->pid(), chain.backend.pid()});
+  ASSERT_EQ(chain.get(7), 200);
+  ASSERT_EQ(chain.get(8), 200);
+  ASSERT_TRUE(agent.wait_for_spans(6)) << agent.log();
+  const auto spans = agent.stop();
+  const auto front_servers = of_pid(spans, chain.front->pid(), "SERVER");
+  const auto front_clients = of_pid(spans, chain.front->pid(), "CLIENT");
+  const auto backend = of_pid(spans, chain.backend.pid(), "SERVER");
+  ASSERT_EQ(front_servers.size(), 2u) << Json(spans).dump(1);
+  ASSERT_EQ(front_clients.size(), 2u) << Json(spans).dump(1);
+  ASSERT_EQ(backend.size(), 2u) << Json(spans).dump(1);
+  for (std::size_t i = 0; i < 2; ++i) {
+    for (const auto* s : {&front_clients[i], &backend[i]}) {
+      EXPECT_EQ(attr(*s, "zerotrace.connection.midstream"), true) << s->dump();
+      EXPECT_GT(end_ns(*s), start_ns(*s));
+      // Whatever was resolved is right; whatever was not is "*", never a guess.
+      const Json name = (*s)["name"];
+      EXPECT_TRUE(name == "zerotrace.fixture.Orders/Get" || name == "*/*" || name == "POST *") << s->dump();
+      if (name != "zerotrace.fixture.Orders/Get") {
+        EXPECT_GT(attr(*s, "zerotrace.http2.unresolved_headers"), 0);
+      }
+    }
+    EXPECT_EQ(front_clients[i]["parent_span_id"], front_servers[i]["span_id"]) << i;
+    EXPECT_EQ(backend[i]["parent_span_id"], front_clients[i]["span_id"]) << i;
+  }
+}
+
+}  // namespace
+}  // namespace zt::e2e
