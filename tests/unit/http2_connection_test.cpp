@@ -302,6 +302,28 @@ TEST(Http2ConnectionTest, GrpcUnaryCountsMessagesAcrossDataFrames) {
   EXPECT_EQ(*ex.response->trailer("grpc-status"), "0");
 }
 
+// Bidirectional streaming: messages go both ways, interleaved, before either side ends; each side
+// is counted on its own and the stream completes with the trailers after the client's END_STREAM.
+TEST(Http2ConnectionTest, GrpcBidirectionalStreamingCountsBothSidesInterleaved) {
+  Http2ConnectionParser parser(Role::Server, Http2ConnectionParser::Mode::PriorKnowledge);
+  Conversation c(parser, Role::Server);
+  c.handshake();
+  c.client(t::headers(1, c.client_hpack.encode(grpc_request("Chat"))) + t::data(1, t::grpc_message("hi 1")));
+  c.server(t::headers(1, c.server_hpack.encode(status("200", {{"content-type", "application/grpc"}}))) +
+           t::data(1, t::grpc_message("re 1")));
+  c.client(t::data(1, t::grpc_message("hi 2")));
+  c.server(t::data(1, t::grpc_message("re 2")) + t::data(1, t::grpc_message("re 3")));
+  c.client(t::data(1, t::grpc_message("hi 3"), true));
+  EXPECT_TRUE(exchanges(parser).empty()) << "the response side is still open";
+  c.server(t::headers(1, c.server_hpack.encode({{"grpc-status", "0"}}), true));
+  const auto records = exchanges(parser);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].path, "/shop.v1.Orders/Chat");
+  EXPECT_EQ(records[0].request.grpc_messages, 3u);
+  EXPECT_EQ(records[0].response->grpc_messages, 3u);
+  EXPECT_EQ(records[0].grpc_status, 0);
+}
+
 TEST(Http2ConnectionTest, GrpcTrailersOnlyResponse) {
   Http2ConnectionParser parser(Role::Client, Http2ConnectionParser::Mode::PriorKnowledge);
   Conversation c(parser, Role::Client);
