@@ -38,6 +38,32 @@ bool closed_by_traffic(FlushCause cause) { return cause == FlushCause::InStream 
 
 // TODO(#5): stub so that the build passes; the lead replaces it with the HTTP/2 and gRPC span
 // (attributes, status mapping, identity, propagation). Name, ids and times only.
+// network.*, client.* (on servers) and server.* attributes, shared by HTTP/1 and HTTP/2. The
+// server is named by the request's Host / :authority when it has one, else by the socket.
+// Returns the server address and port.
+std::pair<std::string, int> add_endpoint_attributes(std::vector<trace::Attribute>& a, const ConnectionInfo& conn,
+                                                    bool server, std::string version, std::string_view host) {
+  a.push_back({"network.protocol.name", std::string("http")});
+  a.push_back({"network.protocol.version", std::move(version)});
+  a.push_back({"network.transport", std::string("tcp")});
+  a.push_back({"network.type", std::string(conn.remote.ipv6 ? "ipv6" : "ipv4")});
+  a.push_back({"network.peer.address", conn.remote.address});
+  a.push_back({"network.peer.port", static_cast<std::int64_t>(conn.remote.port)});
+  std::string server_address;
+  int server_port = 0;
+  if (!host.empty() && host != "*") std::tie(server_address, server_port) = split_host(host);
+  const Endpoint& own = server ? conn.local : conn.remote;
+  if (server_address.empty()) server_address = own.address;
+  if (server_port == 0) server_port = own.port;
+  if (server) {
+    a.push_back({"client.address", conn.remote.address});
+    a.push_back({"client.port", static_cast<std::int64_t>(conn.remote.port)});
+  }
+  a.push_back({"server.address", server_address});
+  a.push_back({"server.port", static_cast<std::int64_t>(server_port)});
+  return {server_address, server_port};
+}
+
 const char* grpc_code_name(int code) {
   static constexpr const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
                                            "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
@@ -108,29 +134,7 @@ trace::Span SpanBuilder::build_http2(const protocols::Http2Exchange& ex, const C
 
   auto& a = span.attributes;
   a.reserve(24);
-  // Where the peers are: the same for gRPC and plain HTTP/2.
-  const auto add_network = [&] {
-    a.push_back({"network.protocol.name", std::string("http")});
-    a.push_back({"network.protocol.version", std::string("2")});
-    a.push_back({"network.transport", std::string("tcp")});
-    a.push_back({"network.type", std::string(conn.remote.ipv6 ? "ipv6" : "ipv4")});
-    a.push_back({"network.peer.address", conn.remote.address});
-    a.push_back({"network.peer.port", static_cast<std::int64_t>(conn.remote.port)});
-    std::string server_address;
-    int server_port = 0;
-    if (!ex.authority.empty() && ex.authority != "*") std::tie(server_address, server_port) = split_host(ex.authority);
-    if (server) {
-      if (server_address.empty()) server_address = conn.local.address;
-      if (server_port == 0) server_port = conn.local.port;
-      a.push_back({"client.address", conn.remote.address});
-      a.push_back({"client.port", static_cast<std::int64_t>(conn.remote.port)});
-    } else {
-      if (server_address.empty()) server_address = conn.remote.address;
-      if (server_port == 0) server_port = conn.remote.port;
-    }
-    a.push_back({"server.address", server_address});
-    a.push_back({"server.port", static_cast<std::int64_t>(server_port)});
-  };
+  const auto add_network = [&] { add_endpoint_attributes(a, conn, server, "2", ex.authority); };
 
   if (ex.grpc) {
     // :path is /package.Service/Method.
@@ -245,32 +249,16 @@ trace::Span SpanBuilder::build_http(const HttpExchange& ex, const ConnectionInfo
   if (!query.empty()) a.push_back({"url.query", std::string(query)});
   a.push_back({"url.scheme", std::string("http")});
   a.push_back({"http.route", route});
-  a.push_back({"network.protocol.name", std::string("http")});
-  a.push_back({"network.protocol.version", req.version});
-  a.push_back({"network.transport", std::string("tcp")});
-  a.push_back({"network.type", std::string(conn.remote.ipv6 ? "ipv6" : "ipv4")});
-  a.push_back({"network.peer.address", conn.remote.address});
-  a.push_back({"network.peer.port", static_cast<std::int64_t>(conn.remote.port)});
-
-  std::string server_address;
-  int server_port = 0;
-  if (const auto* host = req.header("host")) std::tie(server_address, server_port) = split_host(*host);
-  if (server) {
-    if (server_address.empty()) server_address = conn.local.address;
-    if (server_port == 0) server_port = conn.local.port;
-    a.push_back({"client.address", conn.remote.address});
-    a.push_back({"client.port", static_cast<std::int64_t>(conn.remote.port)});
-  } else {
-    if (server_address.empty()) server_address = conn.remote.address;
-    if (server_port == 0) server_port = conn.remote.port;
+  const std::string* host = req.header("host");
+  const auto [server_address, server_port] =
+      add_endpoint_attributes(a, conn, server, req.version, host ? std::string_view(*host) : std::string_view());
+  if (!server) {
     std::string full = "http://" + server_address;
     if (server_port != 80) full += ":" + std::to_string(server_port);
     full += req.target.empty() || req.target.front() != '/' ? "/" : "";
     full += req.target;
     a.push_back({"url.full", full});
   }
-  a.push_back({"server.address", server_address});
-  a.push_back({"server.port", static_cast<std::int64_t>(server_port)});
   if (const auto* ua = req.header("user-agent")) a.push_back({"user_agent.original", *ua});
   a.push_back({"http.request.body.size", static_cast<std::int64_t>(req.body_bytes)});
   if (req.headers_truncated) a.push_back({"zerotrace.request.headers_truncated", true});
