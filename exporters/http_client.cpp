@@ -1,5 +1,7 @@
 #include "exporters/http_client.h"
 
+#include "core/key_value_list.h"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -22,20 +24,16 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
   return bytes;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
   auto* response = static_cast<HttpResponse*>(user);
-  const std::string_view line(data, size * n);
+  std::string_view line(data, size * n);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
   const auto colon = line.find(':');
   if (colon != std::string_view::npos) {
-    std::string name(trim(line.substr(0, colon)));
+    std::string name(trim_ows(line.substr(0, colon)));
     std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-    const auto value = trim(line.substr(colon + 1));
+    const auto value = trim_ows(line.substr(colon + 1));
     if (name == "retry-after") response->retry_after = parse_retry_after(value);
     if (name == "content-type") response->content_type = std::string(value);
   }
@@ -160,7 +158,7 @@ Result<std::string> gzip_decompress(std::string_view data, std::size_t max_size)
 }
 
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value) {
-  value = trim(value);
+  value = trim_ows(value);
   if (value.empty()) return std::nullopt;
   std::int64_t seconds = 0;
   const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);

@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "core/version.h"
+#include "core/key_value_list.h"
 #include "discovery/container.h"
 #include "discovery/uuid.h"
 
@@ -119,30 +120,6 @@ std::optional<std::string_view> find_environment_variable(std::string_view envir
   return std::nullopt;
 }
 
-int hex_digit_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::optional<std::string> percent_decode(std::string_view text) {
-  std::string decoded;
-  decoded.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      decoded += text[i];
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;
-    const int high = hex_digit_value(text[i + 1]);
-    const int low = hex_digit_value(text[i + 2]);
-    if (high < 0 || low < 0) return std::nullopt;
-    decoded += static_cast<char>(high * 16 + low);
-    i += 2;
-  }
-  return decoded;
-}
 
 void add_environment_identity(ProcessIdentity& identity, std::string_view environ) {
   if (const auto service_name = find_environment_variable(environ, "OTEL_SERVICE_NAME")) {
@@ -237,22 +214,7 @@ Result<std::string> read_procfs_file(const std::string& path, std::size_t max_by
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> parse_otel_resource_attributes(std::string_view text) {
-  std::vector<std::pair<std::string, std::string>> attributes;
-  for (const std::string_view member : split(text, ',')) {
-    if (trim_whitespace(member).empty()) continue;  // tolerate "a=1,,b=2" and a trailing comma
-    const std::size_t equals = member.find('=');
-    if (equals == std::string_view::npos) {
-      return make_error("OTEL_RESOURCE_ATTRIBUTES: \"" + std::string(member) + "\" is not key=value");
-    }
-    const std::string_view key = trim_whitespace(member.substr(0, equals));
-    if (key.empty()) return make_error("OTEL_RESOURCE_ATTRIBUTES: empty key in \"" + std::string(member) + "\"");
-    auto value = percent_decode(trim_whitespace(member.substr(equals + 1)));
-    if (!value) {
-      return make_error("OTEL_RESOURCE_ATTRIBUTES: bad percent-encoding in \"" + std::string(member) + "\"");
-    }
-    attributes.emplace_back(std::string(key), std::move(*value));
-  }
-  return attributes;
+  return parse_key_value_list(text, "OTEL_RESOURCE_ATTRIBUTES");
 }
 
 Result<std::uint64_t> read_start_time_ticks(std::uint32_t pid, const std::string& proc_root) {

@@ -1,5 +1,7 @@
 #include "exporters/otlp/otlp_options.h"
 
+#include "core/key_value_list.h"
+
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
@@ -7,29 +9,6 @@
 namespace zt::exporters::otlp {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out.push_back(s[i]);
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    unsigned v = 0;
-    const auto [end, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
-    if (ec != std::errc() || end != s.data() + i + 3) return std::nullopt;
-    out.push_back(static_cast<char>(v));
-    i += 2;
-  }
-  return out;
-}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -42,7 +21,7 @@ Result<std::chrono::milliseconds> parse_ms(const Settings& s, const std::string&
   const auto it = s.find(key);
   if (it == s.end()) return fallback;
   std::int64_t v = -1;
-  const std::string_view text = trim(it->second);
+  const std::string_view text = trim_ows(it->second);
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size() || v < 0 || (v == 0 && !allow_zero)) {
     return make_error(std::string(name) + ": expected a " + (allow_zero ? "non-negative" : "positive") +
@@ -55,7 +34,7 @@ Result<std::size_t> parse_count(const Settings& s, const std::string& key, std::
   const auto it = s.find(key);
   if (it == s.end()) return fallback;
   std::size_t v = 0;
-  const std::string_view text = trim(it->second);
+  const std::string_view text = trim_ows(it->second);
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size() || v == 0 || v > (1u << 24)) {
     return make_error(std::string(name) + ": expected a positive integer, got \"" + it->second + "\"");
@@ -111,8 +90,8 @@ Settings settings_from_environment(const Getenv& getenv) {
     const std::string generic = std::string("OTEL_EXPORTER_OTLP_") + key;
     const std::string traces = std::string("OTEL_EXPORTER_OTLP_TRACES_") + key;
     const std::string name = lower(key);
-    if (auto v = getenv(generic.c_str()); v && !trim(*v).empty()) s[name] = *v;
-    if (auto v = getenv(traces.c_str()); v && !trim(*v).empty()) {
+    if (auto v = getenv(generic.c_str()); v && !trim_ows(*v).empty()) s[name] = *v;
+    if (auto v = getenv(traces.c_str()); v && !trim_ows(*v).empty()) {
       // The traces endpoint is a full URL, used as is; the other traces variables just override.
       s[std::string(key) == "ENDPOINT" ? "traces_endpoint" : name] = *v;
     }
@@ -123,36 +102,25 @@ Settings settings_from_environment(const Getenv& getenv) {
       {"OTEL_BSP_SCHEDULE_DELAY", "bsp.schedule_delay"},
       {"OTEL_BSP_EXPORT_TIMEOUT", "bsp.export_timeout"}};
   for (const auto& [var, key] : kBsp) {
-    if (auto v = getenv(var); v && !trim(*v).empty()) s[key] = *v;
+    if (auto v = getenv(var); v && !trim_ows(*v).empty()) s[key] = *v;
   }
   return s;
 }
 
 Result<Headers> parse_headers(std::string_view text) {
+  auto members = parse_key_value_list(text, "headers");
+  if (!members) return members.error();
   Headers headers;
-  while (!text.empty()) {
-    const auto comma = text.find(',');
-    const std::string_view item = text.substr(0, comma);
-    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
-    if (trim(item).empty()) continue;
-    const auto eq = item.find('=');
-    if (eq == std::string_view::npos) {
-      return make_error("headers: expected key=value pairs separated by commas, got \"" + std::string(item) + "\"");
-    }
-    const auto key = percent_decode(trim(item.substr(0, eq)));
-    const auto value = percent_decode(trim(item.substr(eq + 1)));
-    if (!key || !value || key->empty()) {
-      return make_error("headers: bad percent-encoding or empty key in \"" + std::string(item) + "\"");
-    }
-    for (const char c : *key) {
+  for (auto& [key, value] : *members) {
+    for (const char c : key) {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
-        return make_error("headers: \"" + *key + "\" is not a valid header name");
+        return make_error("headers: \"" + key + "\" is not a valid header name");
       }
     }
-    for (const char c : *value) {
-      if (c == '\r' || c == '\n' || c == '\0') return make_error("headers: the value of \"" + *key + "\" has a line break");
+    for (const char c : value) {
+      if (c == '\r' || c == '\n' || c == '\0') return make_error("headers: the value of \"" + key + "\" has a line break");
     }
-    headers.emplace_back(lower(*key), *value);
+    headers.emplace_back(lower(key), std::move(value));
   }
   return headers;
 }
@@ -162,14 +130,14 @@ Result<OtlpOptions> resolve(const Settings& s, const std::optional<std::string>&
   const auto get = [&](const char* key) -> std::optional<std::string> {
     const auto it = s.find(key);
     if (it == s.end()) return std::nullopt;
-    return std::string(trim(it->second));
+    return std::string(trim_ows(it->second));
   };
 
   // Endpoint: the command line's, else the traces-specific one (a full URL), else the generic base URL.
   std::optional<std::string> base = get("endpoint");
   std::optional<std::string> full = get("traces_endpoint");
-  if (cli_endpoint && !trim(*cli_endpoint).empty()) {
-    base = std::string(trim(*cli_endpoint));
+  if (cli_endpoint && !trim_ows(*cli_endpoint).empty()) {
+    base = std::string(trim_ows(*cli_endpoint));
     full.reset();
   }
   const std::string chosen = full ? *full : base.value_or("");
@@ -214,7 +182,7 @@ Result<OtlpOptions> resolve(const Settings& s, const std::optional<std::string>&
   } else {
     const std::string scheme = url.scheme.empty() ? "http" : url.scheme;
     std::string path = url.path;
-    const bool from_cli = cli_endpoint && !trim(*cli_endpoint).empty();
+    const bool from_cli = cli_endpoint && !trim_ows(*cli_endpoint).empty();
     if (full || (from_cli && path.size() > 1)) {
       // A traces-specific URL, or a command-line URL with a path: used as is.
     } else if (path.empty() || path == "/") {
