@@ -32,7 +32,14 @@
 #include "protocols/http2/hpack_decoder.h"
 #include "protocols/http2/http2_connection.h"
 
+#include "chunk_input.h"
+
 namespace {
+
+using zt::fuzz::check;
+using zt::fuzz::ChunkStream;
+using zt::fuzz::InputReader;
+using zt::fuzz::role_from;
 
 using zt::protocols::Chunk;
 using zt::protocols::ConnectionParser;
@@ -46,44 +53,9 @@ using zt::protocols::http2::HpackDecoder;
 using zt::protocols::http2::Http2ConnectionParser;
 
 constexpr int kMaxDetectionAttempts = 4;
-constexpr std::uint64_t kUncapturedUnit = 64;
 
-class InputReader {
- public:
-  InputReader(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
-  bool empty() const { return offset_ == size_; }
-  std::uint8_t byte() { return empty() ? 0 : data_[offset_++]; }
-  std::uint16_t u16() {
-    const std::uint16_t low = byte();
-    return static_cast<std::uint16_t>(low | (byte() << 8));
-  }
-  std::string_view bytes(std::size_t count) {
-    count = std::min(count, size_ - offset_);
-    const std::string_view out(reinterpret_cast<const char*>(data_ + offset_), count);
-    offset_ += count;
-    return out;
-  }
 
- private:
-  const std::uint8_t* data_;
-  std::size_t size_;
-  std::size_t offset_ = 0;
-};
 
-void check(bool condition) {
-  if (!condition) std::abort();
-}
-
-Role role_from(std::uint8_t bits) {
-  switch (bits & 3) {
-    case 1:
-      return Role::Client;
-    case 2:
-      return Role::Server;
-    default:
-      return Role::Unknown;
-  }
-}
 
 void check_side(const Http2Message& side) {
   check(side.start_ns <= side.end_ns || side.start_ns == 0);
@@ -117,28 +89,10 @@ void fuzz_connection(InputReader& in, std::uint8_t setup) {
     parser = std::make_unique<Http2ConnectionParser>(role, mode);
   }
   int detection_attempts = 0;
-  std::uint64_t clock_ns = 1;
-  std::uint64_t positions[2] = {0, 0};
+  ChunkStream chunks(in);
 
-  while (!in.empty()) {
-    const std::uint8_t control = in.byte();
-    const Direction dir = (control & 1) != 0 ? Direction::Ingress : Direction::Egress;
-    const bool gap = (control & 2) != 0;
-    const bool truncated = (control & 4) != 0;
-    const std::size_t captured_length = in.u16();
-    const std::uint64_t uncaptured = gap || truncated ? in.u16() * kUncapturedUnit : 0;
-    const std::string_view captured = in.bytes(captured_length);
-
-    Chunk chunk;
-    chunk.position = positions[static_cast<int>(dir)];
-    chunk.data = gap ? std::string_view{} : captured;
-    chunk.size = (gap ? 0 : captured.size()) + uncaptured;
-    chunk.gap = gap;
-    chunk.start_ns = clock_ns;
-    chunk.end_ns = clock_ns + (control >> 4);
-    chunk.tid = control;
-    clock_ns = chunk.end_ns + 1;
-    positions[static_cast<int>(dir)] += chunk.size;
+  while (const auto next = chunks.next()) {
+    const auto& [dir, chunk, control] = *next;
 
     if (!parser) {
       if (detection_attempts++ == kMaxDetectionAttempts) return;
@@ -150,7 +104,7 @@ void fuzz_connection(InputReader& in, std::uint8_t setup) {
     if ((control & 8) != 0) drain(*parser);
   }
   if (!parser) return;
-  parser->on_close(clock_ns);
+  parser->on_close(chunks.clock_ns());
   drain(*parser);
   check(parser->take_records().empty());
   const auto& stats = parser->stats();
