@@ -481,7 +481,11 @@ TEST(ElfCudaTest, StaticCudart) {
   check_kernel_stub(*f);
   // CUDA 13's static cudart: the launch entry point is a LOCAL symbol of the executable.
   auto launch = f->find_function("__cudaLaunchKernel");
-  if (!launch) launch = f->find_function("cudaLaunchKernel");
+  if (launch) {
+    EXPECT_FALSE(launch->global);
+  } else {
+    launch = f->find_function("cudaLaunchKernel");
+  }
   ASSERT_TRUE(launch);
   const auto off = f->file_offset(*launch);
   ASSERT_TRUE(off);
