@@ -153,7 +153,9 @@ CudaSpanBuilder::ThreadState& CudaSpanBuilder::thread(std::uint32_t pid, std::ui
 CudaSpanBuilder::Process& CudaSpanBuilder::process(std::uint32_t pid) {
   if (auto it = processes_.find(pid); it != processes_.end()) return it->second;
   if (processes_.size() >= options_.max_pending) {
-    processes_.erase(processes_.begin());  // forgets a process's CUPTI state: its uprobe calls count again
+    // Forgets some process's CUPTI state (its uprobe calls count again): entries are one per
+    // process that ever reported a status, and leave at its exit, so this needs 100k live processes.
+    processes_.erase(processes_.begin());
     ++stats_.evictions;
   }
   return processes_[pid];
@@ -658,10 +660,8 @@ void CudaSpanBuilder::cupti_status(std::uint32_t pid, const zt_cupti_status_reco
   }
 }
 
-CudaSpanBuilder::Pending& CudaSpanBuilder::pending_entry(std::uint32_t pid, std::uint32_t correlation_id,
-                                                         bool* created) {
+CudaSpanBuilder::Pending& CudaSpanBuilder::pending_entry(std::uint32_t pid, std::uint32_t correlation_id) {
   const auto k = key(pid, correlation_id);
-  *created = false;
   if (auto it = pending_.find(k); it != pending_.end()) return it->second;
   // Entries released since are still listed in pending_order_: drop them from the front, and compact
   // the list when they pile up behind a long wait.
@@ -679,7 +679,6 @@ CudaSpanBuilder::Pending& CudaSpanBuilder::pending_entry(std::uint32_t pid, std:
     ++stats_.evictions;
     expire(oldest, false);
   }
-  *created = true;
   Pending& p = pending_[k];
   p.deadline = now_ + options_.activity_wait_ns;
   p.seq = ++seq_;
@@ -703,8 +702,7 @@ void CudaSpanBuilder::cupti_api(std::uint32_t pid, const zt_cupti_api_record& re
     ++stats_.cupti_duplicates;
     expire(k, false);
   }
-  bool created = false;
-  Pending& p = pending_entry(pid, rec.h.correlation_id, &created);
+  Pending& p = pending_entry(pid, rec.h.correlation_id);
   Call call;
   call.pid = pid;
   call.tid = rec.tid;
@@ -726,8 +724,7 @@ void CudaSpanBuilder::cupti_api(std::uint32_t pid, const zt_cupti_api_record& re
 
 void CudaSpanBuilder::cupti_activity(std::uint32_t pid, std::uint32_t correlation_id, Activity&& act) {
   now_ = std::max(now_, activity_end(act));
-  bool created = false;
-  Pending& p = pending_entry(pid, correlation_id, &created);
+  Pending& p = pending_entry(pid, correlation_id);
   auto& list = p.call ? p.call->gpu : p.gpu;
   if (list.size() >= kMaxActivitiesPerCall) {
     std::vector<Activity> one;

@@ -193,7 +193,7 @@ class CudaSpanBuilder {
   void cupti_api(std::uint32_t pid, const zt_cupti_api_record& rec);
   void cupti_activity(std::uint32_t pid, std::uint32_t correlation_id, Activity&& act);
   void cupti_status(std::uint32_t pid, const zt_cupti_status_record& rec);
-  Pending& pending_entry(std::uint32_t pid, std::uint32_t correlation_id, bool* created);
+  Pending& pending_entry(std::uint32_t pid, std::uint32_t correlation_id);
   void release(std::uint32_t pid, std::uint32_t tid);  // emits a thread's ready calls, in order
   void expire(std::uint64_t pkey, bool timed_out);     // flushes one pending entry now
   void orphan_gpu(std::uint32_t pid, std::uint32_t correlation_id, std::vector<Activity>& gpu);

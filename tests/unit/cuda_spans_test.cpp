@@ -49,7 +49,9 @@ zt_cuda_call_event launch(std::uint64_t start, std::uint64_t function = 0x4000, 
 // CUPTI records, built in 8-byte aligned storage as a batch would hold them.
 struct Record {
   std::vector<std::uint64_t> words;
-  const zt_cupti_record_header& header() const { return *reinterpret_cast<const zt_cupti_record_header*>(words.data()); }
+  const zt_cupti_record_header& header() const {
+    return *reinterpret_cast<const zt_cupti_record_header*>(words.data());
+  }
 };
 
 template <class T>
@@ -58,7 +60,9 @@ Record record(const T& r, std::string_view trailer = {}) {
   const std::size_t size = (sizeof(T) + trailer.size() + 7) / 8 * 8;
   out.words.assign(size / 8, 0);
   std::memcpy(out.words.data(), &r, sizeof(T));
-  std::memcpy(reinterpret_cast<char*>(out.words.data()) + sizeof(T), trailer.data(), trailer.size());
+  if (!trailer.empty()) {
+    std::memcpy(reinterpret_cast<char*>(out.words.data()) + sizeof(T), trailer.data(), trailer.size());
+  }
   auto* h = reinterpret_cast<zt_cupti_record_header*>(out.words.data());
   h->size = static_cast<std::uint16_t>(size);
   return out;
@@ -78,7 +82,8 @@ Record api_record(std::uint32_t correlation, std::uint32_t api, std::uint64_t st
   return record(r);
 }
 
-Record kernel_record(std::uint32_t correlation, std::uint64_t start, std::uint64_t end, std::string_view name = kMangled) {
+Record kernel_record(std::uint32_t correlation, std::uint64_t start, std::uint64_t end,
+                     std::string_view name = kMangled) {
   zt_cupti_kernel_record r{};
   r.h.type = ZT_CUPTI_REC_KERNEL;
   r.h.correlation_id = correlation;
@@ -148,7 +153,9 @@ class CudaSpansTest : public ::testing::Test {
         [this](std::uint32_t, std::uint32_t, std::uint64_t function) -> std::optional<KernelName> {
           ++kernel_lookups_;
           if (function == 0x4000) return KernelName{kMangled, {}};
-          if (function == 0x5000) return KernelName{"_Z6vecAddPKfS0_Pfi", "vecAdd(float const*, float const*, float*, int)"};
+          if (function == 0x5000) {
+            return KernelName{"_Z6vecAddPKfS0_Pfi", "vecAdd(float const*, float const*, float*, int)"};
+          }
           return std::nullopt;
         },
         [this](std::uint32_t, std::uint32_t, std::uint64_t) { return parent_; }, &clock_,
@@ -367,7 +374,7 @@ TEST_F(CudaSpansTest, GroupSpanOutsideRequests) {
   ASSERT_EQ(spans_.size(), 2u);
   builder_->tick(kT0 + 9'000 + kSec + 1);
   ASSERT_EQ(spans_.size(), 3u);
-  const Span& g = spans_[2];
+  const Span g = spans_[2];  // a copy: spans_ grows below
   EXPECT_EQ(g.name, "cuda work");
   EXPECT_TRUE(g.is_root());
   EXPECT_EQ(g.kind, trace::SpanKind::Internal);
@@ -517,8 +524,8 @@ TEST_F(CudaSpansTest, CuptiLaunchWaitsForItsKernelAndGetsAGpuChild) {
   EXPECT_TRUE(spans_.empty());  // waiting for the GPU record, for the kernel name
   cupti(kernel_record(5, kT0 + 10'000, kT0 + 60'000));
   ASSERT_EQ(spans_.size(), 2u);
-  const Span& gpu = spans_[0];
-  const Span& api = spans_[1];
+  const Span gpu = spans_[0];  // copies: spans_ grows below
+  const Span api = spans_[1];
   EXPECT_EQ(api.name, "cudaLaunchKernel demo::scale<float>");
   EXPECT_EQ(api.start_unix_ns, unix(kT0));
   EXPECT_EQ(api.end_unix_ns, unix(kT0 + 3'000));
@@ -620,7 +627,7 @@ TEST_F(CudaSpansTest, OrphanGpuRecordsGoUnderProcessGroup) {
   EXPECT_EQ(spans_[0].find_attribute("cuda.gpu.queue_delay_ns"), nullptr);
   builder_->shutdown();
   ASSERT_EQ(spans_.size(), 3u);
-  const Span& g = spans_[2];
+  const Span g = spans_[2];  // a copy: spans_ grows below
   EXPECT_EQ(g.name, "cuda gpu work");
   EXPECT_TRUE(g.is_root());
   EXPECT_EQ(ival(g, "cuda.group.calls"), 2);
@@ -654,6 +661,56 @@ TEST_F(CudaSpansTest, CuptiLaunchesFoldWithGpuBusyTime) {
   EXPECT_EQ(spans_[0].parent_span_id, spans_[1].span_id);
   EXPECT_EQ(spans_[3].name, "cudaLaunchKernel vecAdd");
   EXPECT_EQ(ival(spans_[4], "cuda.group.calls"), 51);
+}
+
+TEST_F(CudaSpansTest, CuptiProcessExitEmitsWaitingCallsAndOrphans) {
+  start_cupti();
+  start_cupti(200);
+  cupti(api_record(1, ZT_CUDA_LAUNCH_KERNEL, kT0, kT0 + 1'000));
+  cupti(api_record(2, ZT_CUDA_MALLOC, kT0 + 2'000, kT0 + 3'000));
+  cupti(kernel_record(9, kT0 + 5'000, kT0 + 6'000));
+  cupti(api_record(1, ZT_CUDA_MALLOC, kT0, kT0 + 1'000, 0, 7), 200);
+  builder_->on_process_exit(kPid);
+  // launch (no GPU record), malloc, their group; the orphan and its group; pid 200 untouched.
+  ASSERT_EQ(spans_.size(), 6u);
+  EXPECT_EQ(spans_[0].name, "cudaMalloc");  // pid 200's, not held
+  EXPECT_EQ(spans_[1].name, "cudaLaunchKernel");
+  EXPECT_EQ(spans_[2].name, "cudaMalloc");
+  EXPECT_EQ(named("cuda work").size(), 1u);
+  EXPECT_EQ(named("cuda gpu work").size(), 1u);
+  EXPECT_EQ(builder_->stats().waits_timed_out, 0u);
+  EXPECT_EQ(builder_->stats().orphan_gpu_records, 1u);
+  builder_->shutdown();
+  EXPECT_EQ(named("cuda work").size(), 2u);
+}
+
+TEST_F(CudaSpansTest, CuptiDuplicateApiRecordFlushesTheFirst) {
+  start_cupti();
+  cupti(api_record(4, ZT_CUDA_MEMCPY, kT0, kT0 + 1'000));
+  cupti(api_record(4, ZT_CUDA_MEMCPY, kT0 + 2'000, kT0 + 3'000));
+  cupti(memcpy_record(4, kT0 + 2'500, kT0 + 2'900, 16));
+  ASSERT_EQ(spans_.size(), 3u);
+  EXPECT_EQ(spans_[0].name, "cudaMemcpy");  // the first, without GPU work
+  EXPECT_EQ(spans_[2].name, "cudaMemcpy HtoD");
+  EXPECT_EQ(spans_[1].parent_span_id, spans_[2].span_id);
+  EXPECT_EQ(builder_->stats().cupti_duplicates, 1u);
+}
+
+TEST_F(CudaSpansTest, CuptiErrorStatusKeepsUprobesAndSyncRecordsAreCounted) {
+  cupti(status_record(ZT_CUPTI_STATUS_ERROR, 17));
+  builder_->on_call(call_event(ZT_CUDA_MALLOC, kT0, kT0 + 100));
+  zt_cupti_sync_record sync{};
+  sync.h.type = ZT_CUPTI_REC_SYNC;
+  sync.h.correlation_id = 3;
+  cupti(record(sync));
+  zt_cupti_record_header odd{};
+  odd.type = 99;
+  odd.size = 8;
+  builder_->on_cupti_record(kPid, odd);
+  EXPECT_EQ(spans_.size(), 1u);
+  EXPECT_EQ(builder_->stats().cupti_sync, 1u);
+  EXPECT_EQ(builder_->stats().cupti_unknown, 1u);
+  EXPECT_EQ(builder_->stats().uprobe_ignored_cupti, 0u);
 }
 
 // --- bounds --------------------------------------------------------------------------------------
