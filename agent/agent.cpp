@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <set>
@@ -25,6 +26,9 @@
 #include "pipeline/ring_reader.h"
 #include "pipeline/span_builder.h"
 #include "context/propagation.h"
+#include "cuda/cuda_probes.h"
+#include "cuda/cuda_spans.h"
+#include "cuda/cupti_wire.h"
 #include <deque>
 #include <ifaddrs.h>
 #include <arpa/inet.h>
@@ -76,6 +80,13 @@ class Agent {
   void select_processes();
   void consider_process(std::uint32_t pid);
   void on_record(const void* data, std::size_t size);
+  void start_cuda();
+  // Whether `pid` is traced, for CUDA probing (node mode without rules traces every process).
+  bool cuda_traced(std::uint32_t pid) const {
+    return loader_->options().trace_all ? pid != static_cast<std::uint32_t>(getpid()) : loader_->is_traced(pid);
+  }
+  void on_cuda_record(const zt_event_header& hdr, const void* data, std::size_t size);
+  void hold_span(trace::Span&& span);
   void on_span_record(protocols::Record&& record, const pipeline::ConnectionInfo& conn,
                       pipeline::FlushCause cause);
   // Moves built spans to the exporters once they waited `assembly_wait_ms` (late same-node
@@ -91,6 +102,14 @@ class Agent {
   std::unique_ptr<pipeline::ConnTracker> tracker_;
   std::unique_ptr<pipeline::SpanBuilder> builder_;
   context::Propagator propagator_;
+  std::unique_ptr<cuda::CudaProbes> cuda_probes_;     // before loader_ in destruction: links first
+  std::unique_ptr<cuda::CudaSpanBuilder> cuda_spans_;
+  struct CuptiStats {
+    std::uint64_t batches = 0;
+    std::uint64_t malformed = 0;
+    std::uint64_t truncated = 0;
+    std::uint64_t records = 0;
+  } cupti_;
   struct HeldSpan {
     std::uint64_t release_ns;
     trace::Span span;
@@ -123,7 +142,39 @@ Result<void> Agent::start_exporters() {
   return {};
 }
 
+// The CUPTI injection library: $ZEROTRACE_CUPTI_LIBRARY, else beside the zerotrace binary (build
+// tree: agent/cuda/injection/; installed: ../lib/zerotrace/). Empty when none is found.
+std::string find_cupti_library() {
+  if (const char* env = std::getenv("ZEROTRACE_CUPTI_LIBRARY"); env && *env) return access(env, R_OK) == 0 ? env : "";
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return "";
+  std::string dir(self, static_cast<std::size_t>(n));
+  dir = dir.substr(0, dir.rfind('/'));
+  for (const char* rel : {"/libzerotrace_cupti.so", "/cuda/injection/libzerotrace_cupti.so",
+                          "/../lib/zerotrace/libzerotrace_cupti.so"}) {
+    const std::string candidate = dir + rel;
+    if (access(candidate.c_str(), R_OK) == 0) return candidate;
+  }
+  return "";
+}
+
 Result<void> Agent::spawn_command() {
+  // GPU-side timings come from the CUPTI injection library, which the CUDA driver loads at cuInit
+  // from CUDA_INJECTION64_PATH. A value the user set is theirs: it is left alone.
+  std::string injection;
+  if (options_.config.cuda.enabled && options_.config.cuda.cupti) {
+    if (const char* existing = std::getenv("CUDA_INJECTION64_PATH"); existing && *existing) {
+      spdlog::info("CUDA_INJECTION64_PATH is already set ({}): zerotrace's CUPTI library is not loaded", existing);
+    } else {
+      injection = find_cupti_library();
+      if (injection.empty()) {
+        spdlog::debug("no CUPTI injection library found (built only with the CUDA toolkit): CUDA is traced by uprobes alone");
+      } else {
+        spdlog::debug("CUDA_INJECTION64_PATH={}", injection);
+      }
+    }
+  }
   // The child waits on a pipe until its pid is in the traced set, so that it is traced from its
   // first instruction after exec.
   int gate[2];
@@ -139,6 +190,7 @@ Result<void> Agent::spawn_command() {
     argv.push_back(nullptr);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    if (!injection.empty()) setenv("CUDA_INJECTION64_PATH", injection.c_str(), 1);
     execvp(argv[0], argv.data());
     std::fprintf(stderr, "zerotrace: cannot run %s: %s\n", argv[0], std::strerror(errno));
     _exit(127);
@@ -172,6 +224,7 @@ Result<void> Agent::start_targets() {
           if (auto r = loader_->trace_pid(p, options_.follow_children); !r) return r.error();
           registry_.resource_for(p);  // read identity while the process surely exists
           targets_.insert(p);
+          if (cuda_probes_) cuda_probes_->scan(p);
         }
         spdlog::info("tracing pid {}{}", pid,
                      family.size() > 1 ? fmt::format(" and {} child processes", family.size() - 1) : "");
@@ -182,6 +235,12 @@ Result<void> Agent::start_targets() {
     case Mode::Run:
       if (options_.config.select.empty()) {
         spdlog::info("tracing every process on this node (no selection rules)");
+        if (cuda_probes_) {
+          const std::uint64_t now = monotonic_now_ns();
+          for (auto pid : discovery::all_pids("/proc")) {
+            if (pid != static_cast<std::uint32_t>(getpid())) cuda_probes_->request_scan(pid, now);
+          }
+        }
       } else {
         selector_.emplace(options_.config.select, static_cast<std::uint32_t>(getpid()));
         select_processes();
@@ -205,9 +264,11 @@ void Agent::consider_process(std::uint32_t pid) {
   if (selected && !traced) {
     if (loader_->trace_pid(pid, true)) {
       spdlog::info("tracing pid {} ({})", pid, identity->exe_name);
+      if (cuda_probes_) cuda_probes_->request_scan(pid, monotonic_now_ns());
     }
   } else if (!selected && traced) {
     loader_->untrace_pid(pid);
+    if (cuda_probes_) cuda_probes_->forget(pid);
   }
 }
 
@@ -218,8 +279,12 @@ void Agent::select_processes() {
 
 void Agent::on_span_record(protocols::Record&& record, const pipeline::ConnectionInfo& conn,
                            pipeline::FlushCause cause) {
+  hold_span(builder_->build(record, conn, cause));
+}
+
+void Agent::hold_span(trace::Span&& span) {
   const std::uint64_t now = monotonic_now_ns();
-  held_.push_back({now + options_.config.assembly_wait_ms * 1'000'000ull, builder_->build(record, conn, cause)});
+  held_.push_back({now + options_.config.assembly_wait_ms * 1'000'000ull, std::move(span)});
   ++stats_.spans;
   if (held_.size() > kMaxHeldSpans) {
     ++released_early_;
@@ -305,6 +370,9 @@ void Agent::on_record(const void* data, std::size_t size) {
         // Read the child lazily, at its first span: pre-forking servers rename their workers
         // (setproctitle) just after fork, and reading now would cache the parent's identity.
         registry_.forget(ev->hdr.pid);
+        // Uprobes bound to the parent do not follow it into the child (a pre-forking server's
+        // workers): the child is probed on its own.
+        if (cuda_probes_ && cuda_traced(ev->hdr.pid)) cuda_probes_->request_scan(ev->hdr.pid, monotonic_now_ns());
       }
       break;
     case ZT_EV_PROC_EXEC:
@@ -312,6 +380,7 @@ void Agent::on_record(const void* data, std::size_t size) {
         // Selection first (node mode sees every exec on the node): only traced processes are
         // worth an identity in the registry.
         consider_process(ev->hdr.pid);
+        if (cuda_probes_ && cuda_traced(ev->hdr.pid)) cuda_probes_->on_exec(ev->hdr.pid, monotonic_now_ns());
         if (loader_->is_traced(ev->hdr.pid)) {
           registry_.refresh(ev->hdr.pid);
         } else {
@@ -324,15 +393,107 @@ void Agent::on_record(const void* data, std::size_t size) {
         const std::uint32_t pid = ev->hdr.pid;
         spdlog::debug("pid {} exited with status {}", pid, ev->exit_code);
         tracker_->on_process_exit(pid, ev->hdr.ts_ns);
+        if (cuda_probes_) {
+          // Before the registry forgets the process: the flushed spans need its resource.
+          cuda_spans_->on_process_exit(pid);
+          cuda_probes_->forget(pid);
+        }
         propagator_.on_process_exit(pid);
         registry_.forget(pid);
         loader_->forget_connections(pid);
         listening_ports_.erase(pid);
       }
       break;
+    case ZT_EV_CUDA_CALL:
+    case ZT_EV_CUDA_SYMBOL:
+    case ZT_EV_CUPTI_BATCH:
+    case ZT_EV_EXEC_MAPPING:
+      on_cuda_record(*hdr, data, size);
+      break;
     default:
       ++stats_.malformed_records;
   }
+}
+
+void Agent::on_cuda_record(const zt_event_header& hdr, const void* data, std::size_t size) {
+  if (!cuda_probes_) return;  // CUDA tracing off: only exec mappings arrive, and they are moot
+  switch (hdr.kind) {
+    case ZT_EV_EXEC_MAPPING:
+      // The mmap is still in progress when the event is written: look a moment later.
+      cuda_probes_->request_scan(hdr.pid, monotonic_now_ns() + 20'000'000);
+      break;
+    case ZT_EV_CUDA_CALL:
+      if (auto ev = pipeline::read_record<zt_cuda_call_event>(data, size)) {
+        if (ev->api == ZT_CUDA_LAUNCH_KERNEL_HANDLE) {
+          // Name a handle launch by its host function, as cudaLaunchKernel calls are.
+          if (auto host = cuda_probes_->host_function(*ev)) {
+            ev->api = ZT_CUDA_LAUNCH_KERNEL;
+            ev->function = *host;
+          }
+        }
+        cuda_spans_->on_call(*ev);
+      } else {
+        ++stats_.malformed_records;
+      }
+      break;
+    case ZT_EV_CUDA_SYMBOL:
+      if (auto ev = pipeline::read_record<zt_cuda_symbol_event>(data, size)) {
+        cuda_probes_->on_symbol(*ev);
+      } else {
+        ++stats_.malformed_records;
+      }
+      break;
+    case ZT_EV_CUPTI_BATCH: {
+      auto ev = pipeline::read_record<zt_cupti_batch_event>(data, size);
+      if (!ev || sizeof(zt_cupti_batch_event) + ev->bytes > size) {
+        ++stats_.malformed_records;
+        return;
+      }
+      ++cupti_.batches;
+      if (ev->flags & ZT_CUPTI_F_TRUNCATED) ++cupti_.truncated;
+      // The batch comes from inside a traced process: untrusted bytes, validated before use.
+      const auto* bytes = static_cast<const std::uint8_t*>(data) + sizeof(zt_cupti_batch_event);
+      auto batch = cuda::parse_batch(bytes, ev->bytes);
+      if (!batch) {
+        ++cupti_.malformed;
+        spdlog::debug("pid {}: CUPTI batch rejected: {}", hdr.pid, batch.error().message);
+        return;
+      }
+      batch->for_each([&](const zt_cupti_record_header&, std::span<const std::byte> whole) {
+        ++cupti_.records;
+        // The builder reads the record in place (header and body); the ring buffer keeps records
+        // 8-byte aligned and parse_batch checked the bounds.
+        cuda_spans_->on_cupti_record(hdr.pid, *reinterpret_cast<const zt_cupti_record_header*>(whole.data()));
+      });
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+void Agent::start_cuda() {
+  if (!loader_->cuda_enabled()) return;
+  cuda_probes_ = std::make_unique<cuda::CudaProbes>(
+      [this](std::uint32_t pid, const cuda::ProbeSite& site) -> Result<std::shared_ptr<void>> {
+        auto link = loader_->attach_cuda_probe(pid, site.path, site.offset, site.api);
+        if (!link) return link.error();
+        return std::shared_ptr<void>(std::move(link.value()));
+      });
+  cuda::CudaSpanOptions copts;
+  copts.fold_above_per_second = options_.config.cuda.fold_above_per_second;
+  copts.group_idle_ns = options_.config.cuda.group_idle_ms * 1'000'000ull;
+  cuda_spans_ = std::make_unique<cuda::CudaSpanBuilder>(
+      copts, [this](std::uint32_t pid) { return registry_.resource_for(pid); },
+      [this](std::uint32_t pid, std::uint32_t api, std::uint64_t function) {
+        return cuda_probes_->kernel_name(pid, api, function);
+      },
+      [this](std::uint32_t pid, std::uint32_t tid, std::uint64_t ts_ns) -> std::optional<cuda::ParentContext> {
+        auto active = propagator_.active_request(pid, tid, ts_ns);
+        if (!active) return std::nullopt;
+        return cuda::ParentContext{active->trace_id, active->span_id, active->trace_flags, active->trace_state};
+      },
+      &clock_, [this](trace::Span&& span) { hold_span(std::move(span)); });
 }
 
 bool Agent::targets_alive() {
@@ -358,6 +519,7 @@ Result<int> Agent::run() {
   lopts.trace_all = options_.mode == Mode::Run && options_.config.select.empty();
   lopts.report_all_execs = options_.mode == Mode::Run && !options_.config.select.empty();
   lopts.verbose_libbpf = options_.verbose;
+  lopts.cuda = options_.config.cuda.enabled;
   auto loaded = loader::BpfLoader::load_and_attach(lopts);
   if (!loaded) return loaded.error();
   loader_ = std::move(loaded.value());
@@ -387,6 +549,7 @@ Result<int> Agent::run() {
   if (!reader) return reader.error();
   reader_ = std::move(reader.value());
 
+  start_cuda();
   if (auto r = start_targets(); !r) return r.error();
 
   const std::uint64_t started = monotonic_now_ns();
@@ -405,8 +568,10 @@ Result<int> Agent::run() {
       break;
     }
     const std::uint64_t now = monotonic_now_ns();
+    if (cuda_probes_) cuda_probes_->tick(now);
     if (now >= next_tick) {
       tracker_->tick(now);
+      if (cuda_spans_) cuda_spans_->tick(now);
       propagator_.expire(now);
       export_pending();
       next_tick = now + kTickNs;
@@ -437,6 +602,7 @@ Result<int> Agent::run() {
   // Drain what the kernel still holds, then flush every open connection as spans.
   reader_->drain();
   tracker_->shutdown(monotonic_now_ns());
+  if (cuda_spans_) cuda_spans_->shutdown();
   export_pending(true);
   for (auto& e : exporters_) e->shutdown();
   print_stats();
@@ -476,6 +642,16 @@ void Agent::print_stats() {
       p.from_header + fallback.extracted, p.from_peer + p.from_peer_late, p.from_peer_late,
       p.from_thread + p.from_connect + p.from_inherited, p.from_connect, p.from_inherited, p.roots,
       p.extract.malformed + fallback.malformed, p.evicted, released_early_);
+  if (cuda_probes_ && (cuda_probes_->stats().carriers || cupti_.batches)) {
+    const auto& c = cuda_probes_->stats();
+    const auto& b = cuda_spans_->stats();
+    spdlog::info(
+        "cuda: {} probes in {} files of traced processes ({} failed); kernel handles named: {} by naming calls, {} "
+        "from memory, {} from the stack, {} launches left unnamed; {} CUDA spans ({} launches folded into {}); "
+        "CUPTI: {} batches, {} records, {} malformed",
+        c.probes_attached, c.carriers, c.probes_failed, c.names_learned, c.names_from_memory, c.names_from_stack,
+        c.names_unknown, b.spans, b.folded_launches, b.folded_spans, cupti_.batches, cupti_.records, cupti_.malformed);
+  }
   if (stats_.malformed_records) spdlog::warn("{} malformed ring-buffer records skipped", stats_.malformed_records);
   for (const auto& e : exporters_) {
     if (const auto s = e->stats()) spdlog::info("export {}: {}", e->name(), exporters::format_stats(*s));

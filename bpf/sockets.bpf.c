@@ -15,6 +15,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "zerotrace/cuda_abi.h"
 #include "zerotrace/maps.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -29,6 +30,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Payload bytes copied per call: a power of two <= ZT_MAX_CAPTURE, set before load. */
 const volatile __u32 capture_bytes = 4096;
+/* Report executable file mappings (dlopen of a library) of traced processes, so that the agent
+ * can probe CUDA libraries loaded after it attached. Set before load when CUDA tracing is on. */
+const volatile bool report_exec_mappings = false;
 
 enum arg_shape {
 	SHAPE_BUF = 0,  /* (fd, buf, len): read, write, recvfrom, sendto */
@@ -330,6 +334,7 @@ static __always_inline void emit_iov(__u64 pid_tgid, const struct call_args *arg
 #define NR_accept4 288
 #define NR_recvmmsg 299
 #define NR_sendmmsg 307
+#define NR_mmap 9
 #define SYSCALL_NR(regs) ((regs)->orig_ax)
 #elif defined(__TARGET_ARCH_arm64)
 #define NR_read 63
@@ -347,6 +352,7 @@ static __always_inline void emit_iov(__u64 pid_tgid, const struct call_args *arg
 #define NR_accept4 242
 #define NR_recvmmsg 243
 #define NR_sendmmsg 269
+#define NR_mmap 222
 #define SYSCALL_NR(regs) ((regs)->syscallno)
 #else
 #error "zerotrace: syscall numbers are defined for x86_64 and arm64 only"
@@ -426,13 +432,33 @@ static __always_inline void on_close(__u64 pid_tgid, __s32 fd)
 	bpf_map_delete_elem(&conn_map, &key);
 }
 
+#define PROT_EXEC 0x4
+
+/* mmap(addr, len, prot, flags, fd, off) of a file with PROT_EXEC: a library being loaded. The
+ * event only says "look again": the agent rereads the process's mappings a moment later. */
+static __always_inline void on_mmap(struct pt_regs *regs)
+{
+	if (!(PT_REGS_PARM3_CORE_SYSCALL(regs) & PROT_EXEC) || (__s32)PT_REGS_PARM5_CORE_SYSCALL(regs) < 0)
+		return;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!is_traced(pid_tgid >> 32))
+		return;
+	struct zt_event_header hdr;
+
+	fill_header(&hdr, ZT_EV_EXEC_MAPPING, pid_tgid);
+	submit(&hdr, sizeof(hdr));
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 {
 	struct hooked_call info;
 
-	if (!classify(nr, &info))
+	if (!classify(nr, &info)) {
+		if (report_exec_mappings && nr == NR_mmap)
+			on_mmap(regs);
 		return 0;
+	}
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if (!is_traced(pid_tgid >> 32))
 		return 0;

@@ -43,15 +43,17 @@ function(zt_add_cuda_program target)
   foreach(s ${ARG_SOURCES})
     list(APPEND sources ${CMAKE_CURRENT_SOURCE_DIR}/${s})
   endforeach()
+  # In a directory of their own: Ninja names the target itself <dir>/<target>.
   if(ARG_SHARED)
-    set(out ${CMAKE_CURRENT_BINARY_DIR}/lib${target}.so)
+    set(out ${CMAKE_CURRENT_BINARY_DIR}/cuda-bin/lib${target}.so)
     set(kind -shared -Xcompiler -fPIC)
   else()
-    set(out ${CMAKE_CURRENT_BINARY_DIR}/${target})
+    set(out ${CMAKE_CURRENT_BINARY_DIR}/cuda-bin/${target})
     set(kind)
   endif()
   # nvcc keeps .symtab unless stripped: kernel host stubs are local symbols found there.
   add_custom_command(OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_CURRENT_BINARY_DIR}/cuda-bin
     COMMAND ${ZT_NVCC} -std=c++17 -O2 -g -cudart ${ARG_CUDART} ${kind} ${ARG_OPTIONS} -o ${out} ${sources}
     DEPENDS ${sources}
     COMMENT "nvcc ${target} (cudart ${ARG_CUDART})"

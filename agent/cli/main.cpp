@@ -56,7 +56,7 @@ int run_check() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"zerotrace: OpenTelemetry spans from what services already do, with no change to them (HTTP/1.x over TCP today)", "zerotrace"};
+  CLI::App app{"zerotrace: OpenTelemetry spans from what services already do, with no change to them (HTTP/1.x, HTTP/2, gRPC, CUDA)", "zerotrace"};
   app.require_subcommand(1);
   app.fallthrough();
   app.set_version_flag("--version", std::string(zt::kVersion));
@@ -67,6 +67,9 @@ int main(int argc, char** argv) {
   std::optional<std::uint32_t> capture_bytes;
   std::optional<std::uint32_t> assembly_wait_ms;
   std::optional<double> duration;
+  bool no_cuda = false;
+  bool no_cupti = false;
+  std::optional<double> cuda_fold_rate;
   std::string config_path;
   std::vector<std::uint32_t> pids;
   bool no_children = false;
@@ -86,6 +89,11 @@ int main(int argc, char** argv) {
                     "Milliseconds a span waits before export so that late same-node pairings apply (default 500)")
         ->check(CLI::Range(0, 60000));
     sub->add_option("--duration", duration, "Stop after this many seconds")->check(CLI::PositiveNumber);
+    sub->add_flag("--no-cuda", no_cuda, "Do not trace CUDA calls (no uprobes on CUDA libraries)");
+    sub->add_option("--cuda-fold-rate", cuda_fold_rate,
+                    "Launches per second per thread above which repeated launches of a kernel fold into one span "
+                    "(default 200; 0 folds every repeat)")
+        ->check(CLI::NonNegativeNumber);
   };
 
   auto* attach = app.add_subcommand("attach", "Trace running processes (all their threads and, by default, their children)");
@@ -96,6 +104,8 @@ int main(int argc, char** argv) {
   auto* exec = app.add_subcommand("exec", "Start a command traced from its first instruction, children too");
   exec->add_option("command", command, "Command and arguments (after --)")->required();
   exec->positionals_at_end();
+  exec->add_flag("--no-cupti", no_cupti,
+                 "Do not load the CUPTI injection library into the command (no GPU-side timings)");
   add_common(exec);
 
   auto* run = app.add_subcommand("run", "Node mode: trace every process, or those the config file selects");
@@ -132,6 +142,9 @@ int main(int argc, char** argv) {
     config.assembly_wait_ms = *assembly_wait_ms;
   }
   if (!outputs.empty()) config.outputs = outputs;
+  if (no_cuda) config.cuda.enabled = false;
+  if (no_cupti) config.cuda.cupti = false;
+  if (cuda_fold_rate) config.cuda.fold_above_per_second = *cuda_fold_rate;
   if (log_level.empty()) log_level = verbose ? "debug" : (config_path.empty() ? "info" : config.log_level);
   setup_logging(log_level);
 

@@ -1,5 +1,7 @@
 #include "context/propagation.h"
 
+#include "core/clock.h"
+
 #include <algorithm>
 
 #include "trace/ids.h"
@@ -182,9 +184,18 @@ void Propagator::on_request(const RequestSite& site, const protocols::HttpMessag
 }
 
 void Propagator::on_server_done(std::uint32_t tid, const trace::SpanId& span_id) {
-  // The thread, and every thread that inherited this request, serve it no more.
+  // The thread, and every thread that inherited this request, serve it no more; they remember
+  // having served it, for work reported late.
+  const std::uint64_t now = monotonic_now_ns();
   for (auto it = active_.begin(); it != active_.end();) {
     if (it->second.ctx.span_id == span_id && (it->first == tid || it->second.inherited)) {
+      if (!served_.contains(it->first) && served_.size() >= options_.max_threads) {
+        stats_.evicted += served_.size();
+        served_.clear();
+      }
+      auto& history = served_[it->first];
+      history.push_back({it->second.ctx, now});
+      if (history.size() > options_.served_per_thread) history.pop_front();
       it = active_.erase(it);
     } else {
       ++it;
@@ -233,10 +244,15 @@ void Propagator::on_thread_created(std::uint32_t parent_tid, std::uint32_t child
 
 void Propagator::on_process_exit(std::uint32_t pid) {
   std::erase_if(active_, [&](const auto& entry) { return entry.second.ctx.pid == pid; });
+  std::erase_if(served_, [&](const auto& entry) { return !entry.second.empty() && entry.second.back().ctx.pid == pid; });
 }
 
 void Propagator::expire(std::uint64_t now_ns) {
   const auto old = [&](std::uint64_t ts, std::uint64_t ttl) { return ts + ttl < now_ns; };
+  for (auto it = served_.begin(); it != served_.end();) {
+    while (!it->second.empty() && old(it->second.front().end_ns, options_.served_ttl_ns)) it->second.pop_front();
+    it = it->second.empty() ? served_.erase(it) : std::next(it);
+  }
   for (auto it = peers_.begin(); it != peers_.end();) {
     auto& q = it->second;
     while (!q.clients.empty() && old(q.clients.front().ts_ns, options_.peer_ttl_ns)) {
@@ -270,6 +286,24 @@ bool Propagator::finalize(trace::Span& span) const {
     changed = true;
   }
   return changed;
+}
+
+std::optional<Propagator::ActiveRequest> Propagator::active_request(std::uint32_t pid, std::uint32_t tid,
+                                                                    std::uint64_t ts_ns) const {
+  const auto as_request = [](const Context& c) {
+    return ActiveRequest{c.trace_id, c.span_id, c.trace_flags, c.trace_state};
+  };
+  if (const auto a = active_.find(tid); a != active_.end() && a->second.ctx.pid == pid &&
+                                        (ts_ns == 0 || a->second.ctx.ts_ns <= ts_ns)) {
+    return as_request(a->second.ctx);
+  }
+  if (ts_ns == 0) return std::nullopt;
+  if (const auto h = served_.find(tid); h != served_.end()) {
+    for (auto it = h->second.rbegin(); it != h->second.rend(); ++it) {
+      if (it->ctx.pid == pid && it->ctx.ts_ns <= ts_ns && ts_ns <= it->end_ns) return as_request(it->ctx);
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace zt::context

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -51,6 +52,8 @@ struct PropagationOptions {
   std::size_t max_peer_requests = 65536;  // same-node client requests waiting for their server side
   std::uint64_t peer_ttl_ns = 10'000'000'000ull;        // how long such a request can still be paired
   std::uint64_t correction_ttl_ns = 30'000'000'000ull;  // how long late pairings are remembered
+  std::uint64_t served_ttl_ns = 30'000'000'000ull;      // how long finished requests answer active_request
+  std::size_t served_per_thread = 8;                     // ... how many per thread
 };
 
 struct PropagationStats {
@@ -92,6 +95,18 @@ class Propagator {
   void on_process_exit(std::uint32_t pid);
   // Periodic: drops what outlived its TTL.
   void expire(std::uint64_t now_ns);
+
+  // The request `tid` of process `pid` was serving at `ts_ns` (its own, or inherited from the
+  // thread or process that created it): the parent of work the thread does, such as CUDA calls.
+  // Work reported late (CUPTI batches arrive after the call) is matched against the last requests
+  // each thread served, kept for `served_ttl_ns`; `ts_ns` 0 means now.
+  struct ActiveRequest {
+    trace::TraceId trace_id{};
+    trace::SpanId span_id{};
+    std::uint8_t trace_flags = trace::kTraceFlagSampled;
+    std::string trace_state;
+  };
+  std::optional<ActiveRequest> active_request(std::uint32_t pid, std::uint32_t tid, std::uint64_t ts_ns = 0) const;
 
   // Applies late pairings to a built span (parent and trace id). True if it changed.
   bool finalize(trace::Span& span) const;
@@ -147,6 +162,11 @@ class Propagator {
   PropagationOptions options_;
   std::unordered_set<std::string> local_addresses_;
   std::unordered_map<std::uint32_t, Active> active_;                // tid -> request it serves
+  struct Served {
+    Context ctx;
+    std::uint64_t end_ns = 0;  // when the agent saw its response written (CLOCK_MONOTONIC)
+  };
+  std::unordered_map<std::uint32_t, std::deque<Served>> served_;   // tid -> requests it served, newest last
   std::unordered_map<std::uint64_t, Context> connect_parent_;       // conn -> request served at connect()
   std::unordered_map<std::string, PeerQueue> peers_;                // client->server 4-tuple
   // Connections with entries in peers_: closing one drops them, so that a 4-tuple reused by a new

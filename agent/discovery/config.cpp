@@ -17,7 +17,7 @@
 namespace zt::discovery {
 namespace {
 
-constexpr std::array kTopLevelKeys = {"select", "capture_bytes", "outputs", "log_level", "otlp", "assembly_wait_ms"};
+constexpr std::array kTopLevelKeys = {"select", "capture_bytes", "outputs", "log_level", "otlp", "assembly_wait_ms", "cuda"};
 constexpr std::array kOtlpKeys = {"endpoint", "traces_endpoint", "protocol", "headers", "compression", "timeout",
                                   "certificate", "client_key", "client_certificate", "insecure", "batch"};
 constexpr std::array kBatchKeys = {"max_queue_size", "max_export_batch_size", "schedule_delay", "export_timeout"};
@@ -97,6 +97,7 @@ class ConfigParser {
       if (key == "capture_bytes") return parse_capture_bytes(value, path, config.capture_bytes);
       if (key == "outputs") return parse_outputs(value, path, config.outputs);
       if (key == "otlp") return parse_otlp(value, path, config.otlp);
+      if (key == "cuda") return parse_cuda(value, path, config.cuda);
       if (key == "assembly_wait_ms") {
         const auto ms = as_integer(value);
         if (!ms || *ms < 0 || *ms > 60000) return Result<void>(error_at(path, "expected milliseconds 0..60000, got " + describe(value)));
@@ -249,6 +250,36 @@ class ConfigParser {
       return Result<void>{};
     };
     return for_each_key(node, path, kOtlpKeys, read);
+  }
+
+  Result<void> parse_cuda(const YAML::Node& node, const std::string& path, CudaConfig& cuda) const {
+    if (node.IsNull()) return {};
+    if (!node.IsMap()) return error_at(path, "expected a mapping (enabled, cupti, fold_above_per_second, group_idle_ms), got " + describe(node));
+    static constexpr std::array kKeys = {"enabled", "cupti", "fold_above_per_second", "group_idle_ms"};
+    return for_each_key(node, path, kKeys, [&](const std::string& key, const YAML::Node& value, const std::string& key_path) {
+      if (key == "enabled" || key == "cupti") {
+        bool flag = false;
+        if (!value.IsScalar() || !YAML::convert<bool>::decode(value, flag)) {
+          return Result<void>(error_at(key_path, "expected true or false, got " + describe(value)));
+        }
+        (key == "enabled" ? cuda.enabled : cuda.cupti) = flag;
+        return Result<void>{};
+      }
+      if (key == "fold_above_per_second") {
+        double rate = -1;
+        if (!value.IsScalar() || !YAML::convert<double>::decode(value, rate) || !(rate >= 0) || rate > 1e9) {
+          return Result<void>(error_at(key_path, "expected launches per second >= 0, got " + describe(value)));
+        }
+        cuda.fold_above_per_second = rate;
+        return Result<void>{};
+      }
+      const auto ms = as_integer(value);
+      if (!ms || *ms < 1 || *ms > 600000) {
+        return Result<void>(error_at(key_path, "expected milliseconds 1..600000, got " + describe(value)));
+      }
+      cuda.group_idle_ms = static_cast<std::uint32_t>(*ms);
+      return Result<void>{};
+    });
   }
 
   Result<void> parse_log_level(const YAML::Node& node, const std::string& path, std::string& log_level) const {

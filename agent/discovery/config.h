@@ -12,6 +12,17 @@
 
 namespace zt::discovery {
 
+// The `cuda:` section (docs/gpu.md).
+struct CudaConfig {
+  bool enabled = true;  // probe CUDA runtime and driver functions in traced processes
+  bool cupti = true;    // exec mode: load the CUPTI injection library (GPU-side timings)
+  // Per thread: above this many launches a second, consecutive launches of one kernel fold into
+  // one span with a count. 0 folds from the first repeated launch.
+  double fold_above_per_second = 200;
+  // GPU work outside any request is grouped per thread until it idles this long.
+  std::uint32_t group_idle_ms = 1000;
+};
+
 struct Config {
   std::vector<SelectorRule> select;    // empty: every process on the node except the agent
   std::uint32_t capture_bytes = 4096;  // payload prefix captured per syscall
@@ -24,6 +35,7 @@ struct Config {
   // "protocol", "headers", ..., "bsp.max_queue_size", ...). Values are checked when the exporter
   // is made, where the environment's layer has been applied over them.
   std::map<std::string, std::string> otlp;
+  CudaConfig cuda;
 };
 
 inline constexpr std::uint32_t kMinCaptureBytes = 64;

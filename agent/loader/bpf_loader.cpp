@@ -14,6 +14,8 @@
 #include <spdlog/spdlog.h>
 
 #include "loader/tracefs.h"
+#include "zerotrace/cuda_abi.h"
+#include "cuda.skel.h"
 #include "process.skel.h"
 #include "sockets.skel.h"
 
@@ -75,6 +77,7 @@ Result<void> BpfLoader::open_and_load() {
   sockets_->rodata->trace_all = options_.trace_all;
   sockets_->rodata->agent_tgid = static_cast<std::uint32_t>(getpid());
   sockets_->rodata->wakeup_threshold = options_.wakeup_threshold;
+  sockets_->rodata->report_exec_mappings = options_.cuda;
   if (int err = bpf_map__set_max_entries(sockets_->maps.events, options_.ringbuf_bytes); err) {
     return make_error("sizing the ring buffer failed: " + errno_text(err));
   }
@@ -107,7 +110,69 @@ Result<void> BpfLoader::open_and_load() {
   if (int err = process_bpf__load(process_); err) {
     return make_error("loading the process programs failed: " + errno_text(err));
   }
+  if (options_.cuda) {
+    // Uprobe programs: loaded now, attached per process and function when CUDA code is found.
+    cuda_ = cuda_bpf__open();
+    if (!cuda_) return make_error("opening the CUDA programs failed: " + errno_text(errno));
+    cuda_->rodata->trace_all = options_.trace_all;
+    cuda_->rodata->agent_tgid = static_cast<std::uint32_t>(getpid());
+    cuda_->rodata->wakeup_threshold = options_.wakeup_threshold;
+    const SharedMap cuda_shared[] = {
+        {sockets_->maps.traced_pids_map, cuda_->maps.traced_pids_map},
+        {sockets_->maps.events, cuda_->maps.events},
+        {sockets_->maps.counters_map, cuda_->maps.counters_map},
+    };
+    for (const auto& m : cuda_shared) {
+      if (int err = bpf_map__reuse_fd(m.user, bpf_map__fd(m.owner)); err) {
+        return make_error(std::string("sharing map ") + bpf_map__name(m.owner) + " failed: " + errno_text(err));
+      }
+    }
+    if (int err = cuda_bpf__load(cuda_); err) {
+      return make_error("loading the CUDA programs failed: " + errno_text(err) + " (--no-cuda leaves them out)");
+    }
+  }
   return {};
+}
+
+namespace {
+
+class BpfProbeLink final : public ProbeLink {
+ public:
+  explicit BpfProbeLink(std::vector<bpf_link*> links) : links_(std::move(links)) {}
+  ~BpfProbeLink() override {
+    for (auto* l : links_) bpf_link__destroy(l);
+  }
+
+ private:
+  std::vector<bpf_link*> links_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ProbeLink>> BpfLoader::attach_cuda_probe(std::uint32_t pid, const std::string& path,
+                                                                 std::uint64_t offset, std::uint32_t api) {
+  if (!cuda_) return make_error("CUDA tracing is off");
+  std::vector<bpf_link*> links;
+  auto attach_one = [&](bpf_program* prog, bool retprobe) -> Result<void> {
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = api, .retprobe = retprobe);
+    bpf_link* link = bpf_program__attach_uprobe_opts(prog, static_cast<pid_t>(pid), path.c_str(),
+                                                     static_cast<std::size_t>(offset), &opts);
+    if (!link) {
+      const int err = errno;
+      return make_error(fmt::format("uprobe{} on {}+0x{:x} for pid {}: {}", retprobe ? " (return)" : "", path,
+                                    offset, pid, errno_text(err)));
+    }
+    links.push_back(link);
+    return {};
+  };
+  Result<void> r = api == ZT_CUPTI_DELIVER ? attach_one(cuda_->progs.cupti_deliver, false)
+                                           : attach_one(cuda_->progs.cuda_enter, false);
+  if (r && api != ZT_CUPTI_DELIVER) r = attach_one(cuda_->progs.cuda_exit, true);
+  if (!r) {
+    for (auto* l : links) bpf_link__destroy(l);
+    return r.error();
+  }
+  return std::unique_ptr<ProbeLink>(new BpfProbeLink(std::move(links)));
 }
 
 Result<void> BpfLoader::attach() {
@@ -122,7 +187,9 @@ Result<void> BpfLoader::attach() {
 }
 
 BpfLoader::~BpfLoader() {
-  // Detach the process hooks first: they write into maps the socket object owns.
+  // Detach the process and CUDA hooks first: they write into maps the socket object owns.
+  // (Per-process CUDA links are owned by the agent and destroyed before the loader.)
+  if (cuda_) cuda_bpf__destroy(cuda_);
   if (process_) process_bpf__destroy(process_);
   if (sockets_) sockets_bpf__destroy(sockets_);
 }

@@ -5,12 +5,14 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "core/result.h"
 #include "zerotrace/abi.h"
 
 struct sockets_bpf;
 struct process_bpf;
+struct cuda_bpf;
 
 namespace zt::loader {
 
@@ -21,6 +23,13 @@ struct LoaderOptions {
   bool trace_all = false;                      // every process except the agent
   bool report_all_execs = false;               // node mode with selection rules
   bool verbose_libbpf = false;                 // libbpf debug messages into the log
+  bool cuda = true;                            // load the CUDA uprobe programs (attached per process)
+};
+
+// A probe attached by attach_cuda_probe; detaches when destroyed.
+class ProbeLink {
+ public:
+  virtual ~ProbeLink() = default;
 };
 
 using KernelCounters = std::array<std::uint64_t, ZT_CNT_NR>;
@@ -38,6 +47,13 @@ class BpfLoader {
   // Removes the kernel's connection state of a process that exited (the map is LRU anyway).
   void forget_connections(std::uint32_t tgid);
 
+  // Attaches the CUDA programs (bpf/cuda.bpf.c) to the function at `offset` in the ELF file `path`
+  // for process `pid` only: entry and return probes, the attach cookie carrying `api` (enum
+  // zt_cuda_api); ZT_CUPTI_DELIVER gets the CUPTI batch program, entry only.
+  Result<std::unique_ptr<ProbeLink>> attach_cuda_probe(std::uint32_t pid, const std::string& path,
+                                                       std::uint64_t offset, std::uint32_t api);
+  bool cuda_enabled() const { return cuda_ != nullptr; }
+
   int ringbuf_fd() const;
   KernelCounters read_counters() const;  // summed over CPUs
   const LoaderOptions& options() const { return options_; }
@@ -50,6 +66,7 @@ class BpfLoader {
   LoaderOptions options_;
   sockets_bpf* sockets_ = nullptr;
   process_bpf* process_ = nullptr;
+  cuda_bpf* cuda_ = nullptr;
 };
 
 // Routes libbpf's messages into spdlog (warnings always, debug output when `verbose`).

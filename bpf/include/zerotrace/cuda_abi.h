@@ -83,6 +83,8 @@ enum zt_cuda_memcpy_kind {
 #define ZT_CUDA_F_ASYNC 0x1       /* an ...Async call: returns before the GPU work is done */
 #define ZT_CUDA_F_ARGS_PARTIAL 0x2 /* an argument behind a pointer could not be read */
 
+#define ZT_CUDA_STACK_WORDS 16
+
 /* One CUDA API call, emitted at its return. A call made from inside another probed call on the
  * same thread (the runtime calling the driver) is not emitted: each launch is counted once. */
 struct zt_cuda_call_event {
@@ -99,6 +101,11 @@ struct zt_cuda_call_event {
 	zt_u32 block[3];            /* launches */
 	zt_u32 memcpy_kind;         /* enum zt_cuda_memcpy_kind */
 	zt_u32 flags;               /* ZT_CUDA_F_* */
+	/* ZT_CUDA_LAUNCH_KERNEL_HANDLE only: the words at the top of the caller's stack at entry. The
+	 * nvcc-generated stub that launched the kernel left its return address there; the agent
+	 * names the kernel from it when the handle is unknown (a handle named before the probes were
+	 * attached, or 0 because __cudaGetKernel failed). */
+	zt_u64 stack[ZT_CUDA_STACK_WORDS];
 };
 
 /* A kernel handle and what names it: __cudaGetKernel (handle -> host function, resolved through the
