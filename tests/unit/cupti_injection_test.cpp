@@ -120,6 +120,22 @@ TEST(CuptiInjection, AMissingCuptiIsOneLineToo) {
   EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << run.err;
 }
 
+TEST(CuptiInjection, StepsAsideForAnotherSubscriber) {
+  // The fake CUPTI answers cuptiSubscribe like a process already under Nsight Systems.
+  const std::string dump = ::testing::TempDir() + "cupti_dump_other.bin";
+  std::remove(dump.c_str());
+  const auto run = run_probe_host({std::string("ZEROTRACE_CUPTI_LIBRARY=") + ZT_FAKE_CUPTI, "ZEROTRACE_CUPTI_DUMP=" + dump});
+  EXPECT_EQ(run.exit_status, 0) << run.err;
+  EXPECT_EQ(run.out, "InitializeInjection=0\n");
+  EXPECT_EQ(run.err,
+            "zerotrace: another CUPTI subscriber (Nsight Systems, a profiler) holds this process; GPU timings off, "
+            "uprobes still trace CUDA calls\n");
+  std::uint64_t batches = 0;
+  const auto statuses = statuses_in_dump(slurp(dump), batches);
+  ASSERT_EQ(statuses.size(), 1u);
+  EXPECT_EQ(statuses[0].status, ZT_CUPTI_STATUS_OTHER_SUBSCRIBER);
+}
+
 }  // namespace
 }  // namespace zt::cuda
 
