@@ -459,6 +459,7 @@ void Agent::on_cuda_record(const zt_event_header& hdr, const void* data, std::si
         spdlog::debug("pid {}: CUPTI batch rejected: {}", hdr.pid, batch.error().message);
         return;
       }
+      if (batch->header.flags & ZT_CUPTI_BATCH_F_COLLECTING) cuda_spans_->on_cupti_collecting(hdr.pid);
       batch->for_each([&](const zt_cupti_record_header&, std::span<const std::byte> whole) {
         ++cupti_.records;
         // The builder reads the record in place (header and body); the ring buffer keeps records

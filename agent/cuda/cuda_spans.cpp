@@ -637,12 +637,17 @@ void CudaSpanBuilder::on_cupti_record(std::uint32_t pid, const zt_cupti_record_h
   }
 }
 
+void CudaSpanBuilder::on_cupti_collecting(std::uint32_t pid) {
+  Process& p = process(pid);
+  if (!p.cupti) spdlog::info("pid {}: CUPTI started; CUDA spans come from CUPTI records", pid);
+  p.cupti = true;
+}
+
 void CudaSpanBuilder::cupti_status(std::uint32_t pid, const zt_cupti_status_record& rec) {
   Process& p = process(pid);
   switch (rec.status) {
     case ZT_CUPTI_STATUS_STARTED:
-      if (!p.cupti) spdlog::info("pid {}: CUPTI started; CUDA spans come from CUPTI records", pid);
-      p.cupti = true;
+      on_cupti_collecting(pid);
       break;
     case ZT_CUPTI_STATUS_OTHER_SUBSCRIBER:
       if (!p.logged) spdlog::info("pid {}: CUPTI is held by another subscriber; CUDA spans come from uprobes", pid);

@@ -106,6 +106,9 @@ class CudaSpanBuilder {
   void on_call(const zt_cuda_call_event& ev);  // uprobe path
   // CUPTI path. `rec` is validated: rec.size >= sizeof its struct, a kernel's name fits in it.
   void on_cupti_record(std::uint32_t pid, const zt_cupti_record_header& rec);
+  // The process's CUPTI library is collecting (a batch said so): its API records stand for its
+  // calls from now on, uprobe calls are ignored. Same as a ZT_CUPTI_STATUS_STARTED record.
+  void on_cupti_collecting(std::uint32_t pid);
   void tick(std::uint64_t now_ns);          // closes idle folds and groups, times out waits
   void on_process_exit(std::uint32_t pid);  // flushes that pid
   void shutdown();                          // flushes everything

@@ -39,10 +39,11 @@ bool BatchWriter::add_kernel(const zt_cupti_kernel_record& r, std::string_view n
   return append(&k, sizeof k, name);
 }
 
-std::span<const std::byte> BatchWriter::finish(std::uint64_t sequence, std::uint64_t dropped) {
+std::span<const std::byte> BatchWriter::finish(std::uint64_t sequence, std::uint64_t dropped, std::uint16_t flags) {
   zt_cupti_batch_header h{};
   h.magic = ZT_CUPTI_MAGIC;
   h.version = ZT_CUPTI_VERSION;
+  h.flags = flags;
   h.records = records_;
   h.bytes = used_;
   h.sequence = sequence;

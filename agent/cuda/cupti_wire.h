@@ -38,7 +38,7 @@ class BatchWriter {
   bool add_status(const zt_cupti_status_record& r) { return add(r, ZT_CUPTI_REC_STATUS); }
 
   // Fills the batch header; the bytes stay valid until the next reset() or add.
-  std::span<const std::byte> finish(std::uint64_t sequence, std::uint64_t dropped);
+  std::span<const std::byte> finish(std::uint64_t sequence, std::uint64_t dropped, std::uint16_t flags = 0);
   void reset();
 
   bool empty() const { return records_ == 0; }

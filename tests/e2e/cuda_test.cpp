@@ -252,6 +252,57 @@ TEST(Cuda, RepeatedLaunchesFoldIntoCountedSpans) {
   EXPECT_EQ(with_name(spans, "cudaMemcpy HtoD").size(), 1u);
 }
 
+#if defined(ZT_CUPTI_INJECTION_LIBRARY)
+
+// The CUPTI library's batches reach the agent through its uprobe on zerotrace_cupti_deliver. With
+// no driver here, CUPTI cannot subscribe: the library says so in a status record, which the agent
+// reports; with a CUPTI that answers "another subscriber" (Nsight, a profiler), it steps aside.
+void check_cupti_status(const std::map<std::string, std::string>& env, const std::string& expected_log) {
+  ZT_REQUIRE_ROOT();
+  Subprocess host({ZT_CUPTI_PROBE_HOST, ZT_CUPTI_INJECTION_LIBRARY, "--wait"}, SubprocessOptions{env, true});
+  ASSERT_TRUE(host.wait_for_line(Stream::Out, "loaded")) << host.output(Stream::Err);
+  Agent agent = Agent::attach({host.pid()});
+  EXPECT_TRUE(std::regex_search(agent.log(), std::regex("probing 1 CUDA functions in .*libzerotrace_cupti.so")))
+      << agent.log();
+  host.write_stdin("init\n");
+  ASSERT_TRUE(host.wait_for_line(Stream::Out, "InitializeInjection=0")) << host.output(Stream::Err);
+  ASSERT_TRUE(agent.process().wait_for_line(Stream::Err, expected_log, kSpanTimeout)) << agent.log();
+  host.close_stdin();
+  ASSERT_EQ(host.wait(), 0);
+  agent.stop();
+  EXPECT_TRUE(std::regex_search(agent.log(), std::regex("CUPTI: [1-9]\\d* batches, [1-9]\\d* records, 0 malformed")))
+      << agent.log();
+}
+
+TEST(Cuda, CuptiFailureReachesTheAgent) {
+  check_cupti_status({}, "CUPTI failed (CUptiResult 999)");
+}
+
+TEST(Cuda, CuptiStepsAsideForAnotherSubscriber) {
+  check_cupti_status({{"ZEROTRACE_CUPTI_LIBRARY", ZT_FAKE_CUPTI}}, "CUPTI is held by another subscriber");
+}
+
+// `zerotrace exec` hands the CUDA driver the injection library (it finds it beside itself).
+TEST(Cuda, ExecSetsTheInjectionPath) {
+  ZT_REQUIRE_ROOT();
+  Agent agent = Agent::exec({"sh", "-c", "echo \"injection=$CUDA_INJECTION64_PATH\""});
+  ASSERT_TRUE(agent.process().wait_for_line(Stream::Out, "injection=")) << agent.log();
+  agent.wait_exit();
+  const std::string out = agent.process().output(Stream::Out);
+  EXPECT_NE(out.find("injection=/"), std::string::npos) << out;
+  EXPECT_NE(out.find("libzerotrace_cupti.so"), std::string::npos) << out;
+}
+
+TEST(Cuda, ExecWithoutCuptiLeavesTheVariableUnset) {
+  ZT_REQUIRE_ROOT();
+  Agent agent = Agent::exec({"sh", "-c", "echo \"injection=[$CUDA_INJECTION64_PATH]\""}, {"--no-cupti"});
+  ASSERT_TRUE(agent.process().wait_for_line(Stream::Out, "injection=")) << agent.log();
+  agent.wait_exit();
+  EXPECT_NE(agent.process().output(Stream::Out).find("injection=[]"), std::string::npos);
+}
+
+#endif
+
 #else
 
 TEST(Cuda, NotBuilt) {

@@ -92,7 +92,7 @@ class RecordingAttach {
   CudaProbes::Attach fn() {
     return [this](std::uint32_t pid, const ProbeSite& site) -> Result<std::shared_ptr<void>> {
       attached.push_back({pid, site});
-      return std::make_shared<int>(0);
+      return std::shared_ptr<void>(std::make_shared<int>(0));
     };
   }
   std::vector<std::pair<std::uint32_t, ProbeSite>> attached;

@@ -252,7 +252,8 @@ std::uint64_t total_dropped(const State& s) {
 void deliver(State& s, BatchWriter& w) {
   if (w.empty()) return;
   std::lock_guard lock(s.deliver_mutex);
-  const auto batch = w.finish(s.sequence++, total_dropped(s));
+  const auto batch = w.finish(s.sequence++, total_dropped(s),
+                              g_collecting.load(std::memory_order_acquire) ? ZT_CUPTI_BATCH_F_COLLECTING : 0);
   g_deliver(batch.data(), static_cast<std::uint32_t>(batch.size()));
   if (s.dump_fd >= 0) {
     // A debugging aid; a short write leaves a cut batch that parse_batch rejects.

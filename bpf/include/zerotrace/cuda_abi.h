@@ -139,10 +139,16 @@ struct zt_cupti_batch_event {
 };
 #define ZT_CUPTI_F_TRUNCATED 0x1
 
+/* zt_cupti_batch_header.flags */
+#define ZT_CUPTI_BATCH_F_COLLECTING 0x1 /* the library subscribed: its API records stand for the
+					  * process's CUDA calls (the agent stops using uprobe calls),
+					  * in every batch, so that an agent that probed the library
+					  * after its first batch still knows */
+
 struct zt_cupti_batch_header {
 	zt_u32 magic;     /* ZT_CUPTI_MAGIC */
 	zt_u16 version;   /* ZT_CUPTI_VERSION */
-	zt_u16 flags;
+	zt_u16 flags;     /* ZT_CUPTI_BATCH_F_* */
 	zt_u32 records;   /* records that follow */
 	zt_u32 bytes;     /* bytes of the batch, this header included */
 	zt_u64 sequence;  /* batches of a process are numbered from 0: a gap is a lost batch */
