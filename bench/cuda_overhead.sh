@@ -30,7 +30,7 @@ round() {
   until grep -q ready "$out" 2>/dev/null; do sleep 0.05; done
   local agent=""
   if [ "$traced" = 1 ]; then
-    "$ZT" attach -p "$steps" --cuda-fold-rate "$fold" -o jsonl="$work/spans.jsonl" 2>"$log" &
+    "$ZT" attach -p "$steps" --cuda-fold-rate "$fold" -o jsonl="$work/spans.jsonl" >/dev/null 2>"$log" 3>&- &
     agent=$!
     until grep -q "tracing pid" "$log" 2>/dev/null; do sleep 0.05; done
   fi
