@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include <yaml-cpp/yaml.h>
+
 #include "discovery/config.h"
 #include "exporters/otlp/otlp_options.h"
 
@@ -47,6 +49,43 @@ TEST(DeployExamples, TempoConfigCarriesTheTenantHeader) {
 TEST(DeployExamples, SystemdExampleLoads) {
   const auto config = discovery::load_config((kDeploy / "zerotrace.yaml").string());
   EXPECT_TRUE(config.ok()) << (config.ok() ? "" : config.error().message);
+}
+
+// The GPU pod example mounts the directory the DaemonSet's init container fills and points the
+// CUDA driver at the library inside it (docs/gpu.md, "Kubernetes").
+TEST(DeployExamples, GpuPodFindsTheCuptiLibraryTheDaemonSetShips) {
+  const auto docs = YAML::LoadAllFromFile((kDeploy / "kubernetes/zerotrace-daemonset.yaml").string());
+  std::string host_dir;
+  std::string copied;
+  for (const auto& doc : docs) {
+    if (doc["kind"].as<std::string>("") != "DaemonSet") continue;
+    const auto spec = doc["spec"]["template"]["spec"];
+    for (const auto& v : spec["volumes"]) {
+      if (v["name"].as<std::string>() == "cupti-library") host_dir = v["hostPath"]["path"].as<std::string>();
+    }
+    const auto init = spec["initContainers"][0];
+    copied = init["command"][1].as<std::string>();
+    EXPECT_EQ(init["volumeMounts"][0]["name"].as<std::string>(), "cupti-library");
+  }
+  ASSERT_EQ(host_dir, "/var/lib/zerotrace/lib");
+  ASSERT_EQ(std::filesystem::path(copied).filename(), "libzerotrace_cupti.so");
+
+  const auto pod = YAML::LoadFile((kDeploy / "kubernetes/gpu-workload-example.yaml").string());
+  const auto spec = pod["spec"];
+  std::string mount_path;
+  for (const auto& v : spec["volumes"]) {
+    if (v["hostPath"] && v["hostPath"]["path"].as<std::string>() == host_dir) {
+      for (const auto& m : spec["containers"][0]["volumeMounts"]) {
+        if (m["name"].as<std::string>() == v["name"].as<std::string>()) mount_path = m["mountPath"].as<std::string>();
+      }
+    }
+  }
+  ASSERT_FALSE(mount_path.empty()) << "the pod does not mount " << host_dir;
+  std::string injection;
+  for (const auto& e : spec["containers"][0]["env"]) {
+    if (e["name"].as<std::string>() == "CUDA_INJECTION64_PATH") injection = e["value"].as<std::string>();
+  }
+  EXPECT_EQ(injection, mount_path + "/libzerotrace_cupti.so");
 }
 
 }  // namespace
