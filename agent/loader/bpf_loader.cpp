@@ -9,6 +9,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -92,20 +93,19 @@ Result<void> BpfLoader::open_and_load() {
   process_->rodata->agent_tgid = static_cast<std::uint32_t>(getpid());
   process_->rodata->wakeup_threshold = options_.wakeup_threshold;
   process_->rodata->report_all_execs = options_.report_all_execs;
-  // One traced set, one ring buffer, one set of counters for every object.
-  struct SharedMap {
-    bpf_map* owner;
-    bpf_map* user;
-  };
-  const SharedMap shared[] = {
-      {sockets_->maps.traced_pids_map, process_->maps.traced_pids_map},
-      {sockets_->maps.events, process_->maps.events},
-      {sockets_->maps.counters_map, process_->maps.counters_map},
-  };
-  for (const auto& m : shared) {
-    if (int err = bpf_map__reuse_fd(m.user, bpf_map__fd(m.owner)); err) {
-      return make_error(std::string("sharing map ") + bpf_map__name(m.owner) + " failed: " + errno_text(err));
+  // One traced set, one ring buffer, one set of counters for every object (maps.h).
+  const auto share_maps = [this](bpf_map* traced, bpf_map* events, bpf_map* counters) -> Result<void> {
+    const std::pair<bpf_map*, bpf_map*> shared[] = {
+        {sockets_->maps.traced_pids_map, traced}, {sockets_->maps.events, events}, {sockets_->maps.counters_map, counters}};
+    for (const auto& [owner, user] : shared) {
+      if (int err = bpf_map__reuse_fd(user, bpf_map__fd(owner)); err) {
+        return make_error(std::string("sharing map ") + bpf_map__name(owner) + " failed: " + errno_text(err));
+      }
     }
+    return {};
+  };
+  if (auto r = share_maps(process_->maps.traced_pids_map, process_->maps.events, process_->maps.counters_map); !r) {
+    return r.error();
   }
   if (int err = process_bpf__load(process_); err) {
     return make_error("loading the process programs failed: " + errno_text(err));
@@ -117,15 +117,8 @@ Result<void> BpfLoader::open_and_load() {
     cuda_->rodata->trace_all = options_.trace_all;
     cuda_->rodata->agent_tgid = static_cast<std::uint32_t>(getpid());
     cuda_->rodata->wakeup_threshold = options_.wakeup_threshold;
-    const SharedMap cuda_shared[] = {
-        {sockets_->maps.traced_pids_map, cuda_->maps.traced_pids_map},
-        {sockets_->maps.events, cuda_->maps.events},
-        {sockets_->maps.counters_map, cuda_->maps.counters_map},
-    };
-    for (const auto& m : cuda_shared) {
-      if (int err = bpf_map__reuse_fd(m.user, bpf_map__fd(m.owner)); err) {
-        return make_error(std::string("sharing map ") + bpf_map__name(m.owner) + " failed: " + errno_text(err));
-      }
+    if (auto r = share_maps(cuda_->maps.traced_pids_map, cuda_->maps.events, cuda_->maps.counters_map); !r) {
+      return r.error();
     }
     if (int err = cuda_bpf__load(cuda_); err) {
       return make_error("loading the CUDA programs failed: " + errno_text(err) + " (--no-cuda leaves them out)");
