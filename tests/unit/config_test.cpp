@@ -118,15 +118,15 @@ TEST(ParseConfig, RejectsBadOutputsAndLogLevels) {
 
 TEST(ParseConfig, RejectsUnknownAndDuplicateKeys) {
   EXPECT_EQ(error_of("selct: []"),
-            "zerotrace.yaml: selct: unknown key; accepted keys are select, capture_bytes, outputs, log_level, otlp, assembly_wait_ms");
+            "zerotrace.yaml: selct: unknown key; accepted keys are select, capture_bytes, outputs, log_level, otlp, assembly_wait_ms, cuda");
   EXPECT_EQ(error_of("log_level: info\nlog_level: debug\n"), "zerotrace.yaml: log_level: duplicate key");
 }
 
 TEST(ParseConfig, RejectsADocumentThatIsNotAMapping) {
   EXPECT_EQ(error_of("- a\n- b\n"),
-            "zerotrace.yaml: expected a mapping of settings (select, capture_bytes, outputs, log_level, otlp, assembly_wait_ms), got a list");
+            "zerotrace.yaml: expected a mapping of settings (select, capture_bytes, outputs, log_level, otlp, assembly_wait_ms, cuda), got a list");
   EXPECT_EQ(error_of("just text"),
-            "zerotrace.yaml: expected a mapping of settings (select, capture_bytes, outputs, log_level, otlp, assembly_wait_ms), got \"just "
+            "zerotrace.yaml: expected a mapping of settings (select, capture_bytes, outputs, log_level, otlp, assembly_wait_ms, cuda), got \"just "
             "text\"");
 }
 

@@ -5,6 +5,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -264,21 +266,21 @@ TEST(CuptiWire, MalformedBatchesAreRejectedWithAReason) {
 }
 
 // Writes the fuzz seeds (tests/fuzz/corpus/cupti_batch) when ZT_WRITE_CUPTI_SEEDS names a folder.
-TEST(CuptiWire, WriteFuzzSeeds) {
-  const char* dir = std::getenv("ZT_WRITE_CUPTI_SEEDS");
-  if (dir == nullptr) GTEST_SKIP() << "set ZT_WRITE_CUPTI_SEEDS=<folder> to write the fuzz seeds";
-  const auto write = [dir](const std::string& name, std::span<const std::byte> b) {
-    std::ofstream(std::string(dir) + "/" + name, std::ios::binary)
-        .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-  };
-  write("every_type", every_type_batch("_Z6vecAddPfS_S_i"));
-  write("long_name", every_type_batch(std::string(600, 'n')));
+std::vector<std::byte> to_vector(std::span<const std::byte> b) { return {b.begin(), b.end()}; }
+
+// The fuzz seeds (tests/fuzz/corpus/cupti_batch) are batches this writer makes and this parser
+// accepts: a format change that breaks them fails here. ZT_WRITE_CUPTI_SEEDS=1 rewrites them first.
+TEST(CuptiWire, FuzzSeedsAreCurrentBatches) {
+  const std::string dir = std::string(ZT_FIXTURES_DIR) + "/../fuzz/corpus/cupti_batch";
+  std::map<std::string, std::vector<std::byte>> seeds;
+  seeds["every_type"] = to_vector(every_type_batch("_Z6vecAddPfS_S_i"));
+  seeds["long_name"] = to_vector(every_type_batch(std::string(600, 'n')));
   BatchWriter w;
   zt_cupti_status_record st{};
   st.status = ZT_CUPTI_STATUS_ERROR;
   st.detail = 15;
   ASSERT_TRUE(w.add_status(st));
-  write("status_only", w.finish(0, 0));
+  seeds["status_only"] = to_vector(w.finish(0, 0));
   w.reset();
   for (std::uint32_t i = 0; i < 20; ++i) ASSERT_TRUE(w.add_api(api_record(i)));
   struct {
@@ -286,7 +288,20 @@ TEST(CuptiWire, WriteFuzzSeeds) {
     std::uint64_t v;
   } future{{200, 0, 1}, 7};
   ASSERT_TRUE(w.append(&future, sizeof future));
-  write("apis_and_unknown", w.finish(3, 1));
+  seeds["apis_and_unknown"] = to_vector(w.finish(3, 1));
+
+  for (const auto& [name, bytes] : seeds) {
+    const std::string path = dir + "/" + name;
+    if (std::getenv("ZT_WRITE_CUPTI_SEEDS") != nullptr) {
+      std::ofstream(path, std::ios::binary)
+          .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    }
+    std::ifstream in(path, std::ios::binary);
+    const std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(file.size(), bytes.size()) << path << " is stale: rerun with ZT_WRITE_CUPTI_SEEDS=1";
+    auto parsed = parse_batch(file.data(), file.size());
+    EXPECT_TRUE(parsed) << path << ": " << (parsed ? "" : parsed.error().message);
+  }
 }
 
 // ---- ClockAligner ------------------------------------------------------------------------------
