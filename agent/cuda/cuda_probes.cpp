@@ -235,7 +235,6 @@ std::optional<std::uint64_t> CudaProbes::host_function(const zt_cuda_call_event&
       if (auto h = p.kernel_host.find(ev.function); h != p.kernel_host.end()) return h->second;
     }
   }
-  const std::string mem = fmt::format("{}/{}/mem", proc_root_, pid);
   for (std::size_t i = 0; i < ZT_CUDA_STACK_WORDS; ++i) {
     const std::uint64_t word = ev.stack[i];
     if (word < 4096) continue;
@@ -248,7 +247,7 @@ std::optional<std::uint64_t> CudaProbes::host_function(const zt_cuda_call_event&
     }
     const auto f = module->elf->find_all("_ZZ" + sym->name.substr(2) + "E3__f");
     if (f.empty()) continue;
-    const auto host = read_u64(mem, f.front().address + module->bias);
+    const auto host = read_u64(fmt::format("{}/{}/mem", proc_root_, pid), f.front().address + module->bias);
     if (!host || *host == 0) continue;
     p.stub_host[stub] = *host;
     if (ev.function != 0) p.kernel_host[ev.function] = *host;
