@@ -10,10 +10,9 @@
 
 #include "core/result.h"
 #include "discovery/config.h"
+#include "discovery/targets.h"
 
 namespace zt {
-
-enum class Mode { Attach, Exec, Run };
 
 struct AgentOptions {
   Mode mode = Mode::Run;
@@ -24,20 +23,8 @@ struct AgentOptions {
   bool verbose = false;
   std::optional<double> duration_s;      // stop by itself after this long
   bool console_color = false;
-};
-
-struct AgentStats {
-  std::uint64_t events = 0;
-  std::uint64_t data_events = 0;
-  std::uint64_t kernel_dropped = 0;    // ring buffer full
-  std::uint64_t kernel_truncated = 0;  // payload longer than the capture size
-  std::uint64_t kernel_other_losses = 0;
-  std::uint64_t malformed_records = 0;
-  std::uint64_t spans = 0;
-  std::uint64_t parse_errors = 0;
-  std::uint64_t gap_bytes = 0;
-  std::uint64_t connections = 0;
-  std::uint64_t unsupported_connections = 0;
+  std::string stats_file;                // written at each stats report and on exit (JSON); empty: none
+  double stats_interval_s = 60;          // a line of counter changes this often; 0: only at exit
 };
 
 // Asks a running agent to stop; safe to call from a signal handler.

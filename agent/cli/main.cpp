@@ -74,6 +74,8 @@ int main(int argc, char** argv) {
   std::vector<std::uint32_t> pids;
   bool no_children = false;
   std::vector<std::string> command;
+  std::string stats_file;
+  std::optional<double> stats_interval;
 
   app.add_flag("-v,--verbose", verbose, "Debug logging and per-connection detail");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error (default info)")
@@ -89,6 +91,11 @@ int main(int argc, char** argv) {
                     "Milliseconds a span waits before export so that late same-node pairings apply (default 500)")
         ->check(CLI::Range(0, 60000));
     sub->add_option("--duration", duration, "Stop after this many seconds")->check(CLI::PositiveNumber);
+    sub->add_option("--stats-file", stats_file,
+                    "Write the agent's counters as JSON to FILE at each stats report and on exit (docs/cli.md)");
+    sub->add_option("--stats-interval", stats_interval,
+                    "Seconds between the log lines of counter changes (default 60; 0: only the summary at exit)")
+        ->check(CLI::NonNegativeNumber);
     sub->add_flag("--no-cuda", no_cuda, "Do not trace CUDA calls (no uprobes on CUDA libraries)");
     sub->add_option("--cuda-fold-rate", cuda_fold_rate,
                     "Launches per second per thread above which repeated launches of a kernel fold into one span "
@@ -155,6 +162,8 @@ int main(int argc, char** argv) {
   options.verbose = verbose;
   options.duration_s = duration;
   options.console_color = isatty(STDOUT_FILENO);
+  options.stats_file = stats_file;
+  if (stats_interval) options.stats_interval_s = *stats_interval;
   if (attach->parsed()) {
     options.mode = zt::Mode::Attach;
     options.pids = pids;

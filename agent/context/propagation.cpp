@@ -81,7 +81,7 @@ void Propagator::set_active(std::uint32_t tid, Active active) {
   active_[tid] = std::move(active);
 }
 
-void Propagator::on_request(const RequestSite& site, const protocols::HttpMessage& request,
+void Propagator::on_request(const RequestSite& site, const protocols::RequestView& request,
                             protocols::RequestIdentity& id) {
   using protocols::Role;
   id.assigned = true;
@@ -288,10 +288,10 @@ bool Propagator::finalize(trace::Span& span) const {
   return changed;
 }
 
-std::optional<Propagator::ActiveRequest> Propagator::active_request(std::uint32_t pid, std::uint32_t tid,
+std::optional<trace::SpanContext> Propagator::active_request(std::uint32_t pid, std::uint32_t tid,
                                                                     std::uint64_t ts_ns) const {
   const auto as_request = [](const Context& c) {
-    return ActiveRequest{c.trace_id, c.span_id, c.trace_flags, c.trace_state};
+    return trace::SpanContext{c.trace_id, c.span_id, c.trace_flags, c.trace_state};
   };
   if (const auto a = active_.find(tid); a != active_.end() && a->second.ctx.pid == pid &&
                                         (ts_ns == 0 || a->second.ctx.ts_ns <= ts_ns)) {

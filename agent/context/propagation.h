@@ -83,7 +83,7 @@ class Propagator {
   explicit Propagator(PropagationOptions options = {}, std::vector<std::string> local_addresses = {});
 
   // A request was read (role Server) or written (role Client): gives its span an identity.
-  void on_request(const RequestSite& site, const protocols::HttpMessage& request, protocols::RequestIdentity& id);
+  void on_request(const RequestSite& site, const protocols::RequestView& request, protocols::RequestIdentity& id);
   // A SERVER span's response was written: its thread (and threads it created) serve it no more.
   void on_server_done(std::uint32_t tid, const trace::SpanId& span_id);
   // `tid` connected socket `conn_id` (a client connection).
@@ -100,13 +100,7 @@ class Propagator {
   // thread or process that created it): the parent of work the thread does, such as CUDA calls.
   // Work reported late (CUPTI batches arrive after the call) is matched against the last requests
   // each thread served, kept for `served_ttl_ns`; `ts_ns` 0 means now.
-  struct ActiveRequest {
-    trace::TraceId trace_id{};
-    trace::SpanId span_id{};
-    std::uint8_t trace_flags = trace::kTraceFlagSampled;
-    std::string trace_state;
-  };
-  std::optional<ActiveRequest> active_request(std::uint32_t pid, std::uint32_t tid, std::uint64_t ts_ns = 0) const;
+  std::optional<trace::SpanContext> active_request(std::uint32_t pid, std::uint32_t tid, std::uint64_t ts_ns = 0) const;
 
   // Applies late pairings to a built span (parent and trace id). True if it changed.
   bool finalize(trace::Span& span) const;

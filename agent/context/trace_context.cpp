@@ -182,7 +182,7 @@ std::optional<TraceContext> parse_jaeger(std::string_view value) {
   return ctx;
 }
 
-std::optional<TraceContext> extract(const std::vector<std::pair<std::string, std::string>>& headers,
+std::optional<TraceContext> extract(std::span<const std::pair<std::string, std::string>> headers,
                                     ExtractStats* stats) {
   const auto find = [&](std::string_view name) -> const std::string* {
     for (const auto& [k, v] : headers) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -45,7 +46,7 @@ struct ExtractStats {
 
 // The context of a request whose header names are lower-case, by precedence: W3C, B3 single,
 // B3 multi, Jaeger. A malformed header is counted and the next format is tried.
-std::optional<TraceContext> extract(const std::vector<std::pair<std::string, std::string>>& headers,
+std::optional<TraceContext> extract(std::span<const std::pair<std::string, std::string>> headers,
                                     ExtractStats* stats = nullptr);
 
 }  // namespace zt::context

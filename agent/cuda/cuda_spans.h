@@ -49,12 +49,8 @@
 
 namespace zt::cuda {
 
-struct ParentContext {
-  trace::TraceId trace_id{};
-  trace::SpanId span_id{};
-  std::uint8_t trace_flags = trace::kTraceFlagSampled;
-  std::string trace_state;
-};
+// The request span that work on a thread belongs to.
+using ParentContext = trace::SpanContext;
 
 struct KernelName {
   std::string mangled;

@@ -120,8 +120,12 @@ bool ProcessSelector::needs_listening_ports() const {
 }
 
 std::vector<std::uint32_t> ProcessSelector::select_running(const std::string& proc_root) const {
-  const auto ports_by_pid = needs_listening_ports() ? listening_tcp_ports_by_pid(proc_root)
-                                                    : std::map<std::uint32_t, std::set<std::uint16_t>>{};
+  return select_running(proc_root, needs_listening_ports() ? listening_tcp_ports_by_pid(proc_root)
+                                                           : std::map<std::uint32_t, std::set<std::uint16_t>>{});
+}
+
+std::vector<std::uint32_t> ProcessSelector::select_running(
+    const std::string& proc_root, const std::map<std::uint32_t, std::set<std::uint16_t>>& ports_by_pid) const {
   const std::set<std::uint16_t> no_ports;
   std::vector<std::uint32_t> selected;
   for (const std::uint32_t pid : all_pids(proc_root)) {

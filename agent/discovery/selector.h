@@ -40,6 +40,9 @@ class ProcessSelector {
 
   // Scans the running processes and returns the selected pids, ascending.
   std::vector<std::uint32_t> select_running(const std::string& proc_root = std::string(kDefaultProcRoot)) const;
+  // The same with the listening ports already scanned (listening_tcp_ports_by_pid).
+  std::vector<std::uint32_t> select_running(const std::string& proc_root,
+                                            const std::map<std::uint32_t, std::set<std::uint16_t>>& ports_by_pid) const;
 
  private:
   std::vector<SelectorRule> rules_;

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "pipeline/events.h"
 #include "protocols/detector.h"
 
 namespace zt::pipeline {
@@ -92,7 +93,7 @@ void ConnTracker::deliver(Connection& conn, Direction dir, const Chunk& chunk) {
       return;
     }
     // Nodes of conns_ never move, and the parser (with this hook) lives and dies with `conn`.
-    conn.parser->set_request_hook([this, &conn](const protocols::HttpMessage& request, Role role,
+    conn.parser->set_request_hook([this, &conn](const protocols::RequestView& request, Role role,
                                                 protocols::RequestIdentity& identity) {
       if (!observer_) return;
       if (conn.info.role == Role::Unknown) conn.info.role = role;
@@ -145,7 +146,7 @@ void ConnTracker::finish(std::uint64_t conn_id, std::uint64_t ts_ns, FlushCause 
   ++stats_.connections_closed;
 }
 
-void ConnTracker::on_conn_close(const zt_conn_event& ev, std::uint64_t) {
+void ConnTracker::on_conn_close(const zt_conn_event& ev) {
   finish(ev.conn_id, ev.hdr.ts_ns, FlushCause::Closed);
 }
 

@@ -43,7 +43,7 @@ class ConnTracker {
 
   // Told about each request when its parser has it complete, before the response (the
   // propagation model gives its span an identity then). `info.role` is the parser's.
-  using RequestObserver = std::function<void(const ConnectionInfo& info, const protocols::HttpMessage& request,
+  using RequestObserver = std::function<void(const ConnectionInfo& info, const protocols::RequestView& request,
                                              protocols::RequestIdentity& identity)>;
 
   ConnTracker(ConnTrackerOptions options, RecordSink sink);
@@ -52,7 +52,7 @@ class ConnTracker {
 
   void on_data(const zt_data_event& event, std::string_view payload, std::uint64_t now_ns);
   void on_conn_open(const zt_conn_event& event);
-  void on_conn_close(const zt_conn_event& event, std::uint64_t now_ns);
+  void on_conn_close(const zt_conn_event& event);
   void on_process_exit(std::uint32_t pid, std::uint64_t ts_ns);
   // Periodic housekeeping: gaps waited for long enough, idle connections.
   void tick(std::uint64_t now_ns);

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "protocols/common.h"
 #include "zerotrace/abi.h"
 
 namespace zt::pipeline {
@@ -22,11 +23,7 @@ static_assert(sizeof(zt_proc_event) == 56);
 static_assert(offsetof(zt_data_event, tuple) == 72);
 
 // Decoded endpoints of a socket, as the traced process sees them.
-struct Endpoint {
-  std::string address;  // textual, IPv4-mapped IPv6 shown as IPv4
-  std::uint16_t port = 0;
-  bool ipv6 = false;
-};
+using protocols::Endpoint;
 
 Endpoint local_endpoint(const zt_tuple& t);
 Endpoint remote_endpoint(const zt_tuple& t);

@@ -1,11 +1,13 @@
-// Turns protocol records into spans with OpenTelemetry semantic-convention attributes.
+// Turns protocol records into spans: the record's own protocol decides name, attributes and status
+// (`to_span` in protocols/<name>/), this adds the resource and the identity the request was given
+// when it was seen. Pure: building a span changes no propagation state (the trace assembler,
+// pipeline/trace_assembler.h, owns that).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 
-#include "context/propagation.h"
 #include "context/trace_context.h"
 #include "core/clock.h"
 #include "pipeline/connection_info.h"
@@ -18,32 +20,20 @@ class SpanBuilder {
  public:
   using ResourceLookup = std::function<std::shared_ptr<const trace::Resource>(std::uint32_t pid)>;
 
-  // With a propagator, spans take the identity their request got when it was seen, late pairings
-  // are applied, and a finished SERVER span stops being the parent of its thread's calls.
-  SpanBuilder(ResourceLookup resources, const MonotonicToRealtime* clock, context::Propagator* propagator = nullptr)
-      : resources_(std::move(resources)), clock_(clock), propagator_(propagator) {}
+  SpanBuilder(ResourceLookup resources, const MonotonicToRealtime* clock)
+      : resources_(std::move(resources)), clock_(clock) {}
 
+  // Ids and parent come from the request's identity (assigned by propagation when the request was
+  // seen); a record without one (no propagation hook: tests, tools) gets fresh ids, and a SERVER
+  // span whose request carries a trace context (W3C, B3, Jaeger) joins that trace.
   trace::Span build(const protocols::Record& record, const ConnectionInfo& conn, FlushCause cause);
-  // A SERVER span whose request carries a trace context (W3C, B3, Jaeger) joins that trace with
-  // the caller's span as parent; otherwise it starts a trace of its own.
-  trace::Span build_http(const protocols::HttpExchange& exchange, const ConnectionInfo& conn, FlushCause cause);
-
-  // HTTP/2: HTTP semantic conventions, or for gRPC the RPC ones (`package.Service/Method`,
-  // rpc.*, status per the gRPC conventions: server side only for server faults).
-  trace::Span build_http2(const protocols::Http2Exchange& exchange, const ConnectionInfo& conn, FlushCause cause);
 
   const context::ExtractStats& context_stats() const { return context_stats_; }
 
  private:
-  // Ids and parent from the request's identity (the propagation model), else from its headers.
-  void assign_identity(trace::Span& span, const protocols::RequestIdentity& identity,
-                       const std::vector<std::pair<std::string, std::string>>& headers, bool server,
-                       std::uint32_t tid);
-
   context::ExtractStats context_stats_;
   ResourceLookup resources_;
   const MonotonicToRealtime* clock_;
-  context::Propagator* propagator_;
 };
 
 }  // namespace zt::pipeline

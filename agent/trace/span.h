@@ -34,6 +34,14 @@ struct Resource {
 
 inline constexpr std::uint8_t kTraceFlagSampled = 0x01;
 
+// A span as a parent: what work done on its behalf needs to join its trace.
+struct SpanContext {
+  TraceId trace_id{};
+  SpanId span_id{};
+  std::uint8_t trace_flags = kTraceFlagSampled;
+  std::string trace_state;
+};
+
 struct Span {
   TraceId trace_id{};
   SpanId span_id{};

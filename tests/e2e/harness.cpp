@@ -435,13 +435,13 @@ Agent Agent::run(const std::filesystem::path& config, const std::regex& ready) {
 }
 
 Agent::Agent(std::vector<std::string> args, const std::regex& ready, std::map<std::string, std::string> env)
-    : output_(dir_ / "spans.jsonl"), process_(
+    : output_(dir_ / "spans.jsonl"), stats_path_(dir_ / "stats.json"), process_(
         [&] {
         std::vector<std::string> argv{agent_binary()};
         argv.insert(argv.end(), args.begin(), args.end());
         // Options go before "--" (exec) so that they are the agent's, not the command's.
         auto at = std::find(argv.begin(), argv.end(), "--");
-        argv.insert(at, {"-o", "jsonl=" + output_.string()});
+        argv.insert(at, {"-o", "jsonl=" + output_.string(), "--stats-file", stats_path_.string()});
         return argv;
       }(),
         SubprocessOptions{.env = std::move(env)}) {
@@ -476,12 +476,27 @@ std::vector<Json> Agent::wait_exit(Millis timeout) {
   return read_jsonl(output_);
 }
 
+std::uint64_t AgentStats::get(std::string_view name) const {
+  const auto dot = name.find('.');
+  const std::string group(name.substr(0, dot));
+  const std::string key(dot == std::string_view::npos ? "" : name.substr(dot + 1));
+  if (!json.contains(group) || !json[group].contains(key)) return 0;
+  return json[group][key].get<std::uint64_t>();
+}
+
 std::optional<AgentStats> Agent::stats() const {
-  static const std::regex line(R"((\d+) events \(.*\), (\d+) connections \(.*\), (\d+) spans, (\d+) parse errors)");
-  const std::string text = log();
-  std::smatch m;
-  if (!std::regex_search(text, m, line)) return std::nullopt;
-  return AgentStats{std::stoull(m[1]), std::stoull(m[2]), std::stoull(m[3]), std::stoull(m[4])};
+  if (!std::filesystem::exists(stats_path_)) return std::nullopt;
+  // Written through a rename: a reader sees a whole file or the previous one.
+  return AgentStats{Json::parse(read_file(stats_path_))};
+}
+
+bool Agent::wait_for_stat(std::string_view name, std::uint64_t at_least, Millis timeout) const {
+  return poll_until(
+      [&] {
+        const auto s = stats();
+        return s && s->get(name) >= at_least;
+      },
+      timeout);
 }
 
 ReadyServer::ReadyServer(std::vector<std::string> argv, SubprocessOptions options)

@@ -129,12 +129,11 @@ bool wait_for_port(std::uint16_t port, Millis timeout = kReadyTimeout);
 // One JSON value per non-empty line; throws, naming the line, on invalid JSON.
 std::vector<Json> read_jsonl(const std::filesystem::path& path);
 
-// The counters of the agent's final stats line.
+// The agent's counters, from its --stats-file (docs/cli.md): `stats["pipeline"]["spans"]`.
 struct AgentStats {
-  std::uint64_t events = 0;
-  std::uint64_t connections = 0;
-  std::uint64_t spans = 0;
-  std::uint64_t parse_errors = 0;
+  Json json;
+  // A counter by its full name ("pipeline.spans", "export.otlp.retries"); 0 when absent.
+  std::uint64_t get(std::string_view name) const;
 };
 
 // The agent, writing spans to a JSONL file of its own. The constructor returns once the agent
@@ -163,8 +162,11 @@ class Agent {
   std::vector<Json> wait_exit(Millis timeout = kReadyTimeout);
 
   std::optional<int> exit_status() const { return process_.exit_status(); }
-  // Parsed from the final stats line; nullopt until the agent logged it.
+  // The stats file the agent writes on exit and, with --stats-interval, while it runs; nullopt
+  // until it exists.
   std::optional<AgentStats> stats() const;
+  // Waits until the stats file shows counter `name` at `at_least` (needs --stats-interval).
+  bool wait_for_stat(std::string_view name, std::uint64_t at_least, Millis timeout = kSpanTimeout) const;
 
  private:
   // `args` follow the binary; `ready` matches the log line that says tracing has begun.
@@ -172,6 +174,7 @@ class Agent {
 
   TempDir dir_;
   std::filesystem::path output_;
+  std::filesystem::path stats_path_;
   Subprocess process_;
 };
 

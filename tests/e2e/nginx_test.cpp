@@ -145,8 +145,8 @@ TEST(Nginx, EveryWrkRequestIsOneServerSpan) {
 
   const auto stats = agent.stats();
   ASSERT_TRUE(stats) << agent.log();
-  EXPECT_EQ(stats->spans, spans.size());
-  EXPECT_EQ(stats->parse_errors, 0u);
+  EXPECT_EQ(stats->get("pipeline.spans"), spans.size());
+  EXPECT_EQ(stats->get("pipeline.parse_errors"), 0u);
 }
 
 TEST(Nginx, WorkersForkedAfterAttachAreTracedUnderTheirOwnIdentity) {

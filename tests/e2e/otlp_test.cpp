@@ -119,7 +119,9 @@ TEST_P(OtlpE2e, EverySpanArrivesIntact) {
         << "request " << i << " of " << requests.size() << " with " << testing::span_count(r.request) << " spans; headers: " << Json(r.headers).dump();
   }
   // The agent accounts for what it sent.
-  EXPECT_NE(agent.log().find("export otlp: exported 4 spans"), std::string::npos) << agent.log();
+  const auto stats = agent.stats();
+  ASSERT_TRUE(stats) << agent.log();
+  EXPECT_EQ(stats->get("export.otlp.spans_exported"), 4u) << stats->json.dump();
 }
 
 INSTANTIATE_TEST_SUITE_P(Protocols, OtlpE2e,
@@ -140,18 +142,22 @@ TEST(OtlpE2eFaults, CollectorDownAtStartThenUpLosesNothing) {
   OtlpReceiver rx;
   rx.stop();
   ReadyServer server(ReadyServer::python());
-  Agent agent = Agent::attach({server.pid()}, {"-o", "otlp=" + rx.http_url()}, {{"OTEL_BSP_SCHEDULE_DELAY", "100"}});
+  Agent agent = Agent::attach({server.pid()}, {"-o", "otlp=" + rx.http_url(), "--stats-interval", "0.1"},
+                              {{"OTEL_BSP_SCHEDULE_DELAY", "100"}});
   const std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/ping";
   for (int i = 0; i < 5; ++i) ASSERT_EQ(run_to_completion({"curl", "-s", "-o", "/dev/null", url}).status, 0);
   ASSERT_TRUE(agent.wait_for_spans(5));
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // at least one failed attempt
+  ASSERT_TRUE(agent.wait_for_stat("export.otlp.retries", 1)) << agent.log();  // a failed attempt, to be retried
   rx.start();
   ASSERT_TRUE(rx.wait_for_accepted_spans(5, std::chrono::milliseconds(15000))) << agent.log();
   agent.stop();
   EXPECT_EQ(received_spans(rx).size(), 5u);
-  EXPECT_NE(agent.log().find("will retry"), std::string::npos) << agent.log();
-  EXPECT_NE(agent.log().find("exported 5 spans"), std::string::npos) << agent.log();
-  EXPECT_NE(agent.log().find("dropped 0 (queue full), failed 0"), std::string::npos) << agent.log();
+  const auto stats = agent.stats();
+  ASSERT_TRUE(stats) << agent.log();
+  EXPECT_EQ(stats->get("export.otlp.spans_exported"), 5u) << stats->json.dump();
+  EXPECT_EQ(stats->get("export.otlp.spans_dropped"), 0u) << stats->json.dump();
+  EXPECT_EQ(stats->get("export.otlp.spans_failed"), 0u) << stats->json.dump();
+  EXPECT_GE(stats->get("export.otlp.retries"), 1u) << stats->json.dump();
 }
 
 TEST(OtlpE2eFaults, BadOtlpSettingIsAOneLineError) {

@@ -129,8 +129,8 @@ TEST(PythonServer, OneKeepAliveConnectionGivesOneServerSpanPerRequest) {
 
   const auto stats = agent.stats();
   ASSERT_TRUE(stats) << agent.log();
-  EXPECT_EQ(stats->spans, 6u);
-  EXPECT_EQ(stats->parse_errors, 0u);
+  EXPECT_EQ(stats->get("pipeline.spans"), 6u);
+  EXPECT_EQ(stats->get("pipeline.parse_errors"), 0u);
 }
 
 TEST(PythonServer, ChunkedResponseBodySizeIsTheDecodedLength) {
@@ -163,7 +163,7 @@ TEST(PythonServer, ChunkedResponseBodySizeIsTheDecodedLength) {
   EXPECT_EQ(attr(spans[1], "http.response.status_code"), 200);
   EXPECT_EQ(attr(spans[1], "http.response.body.size"), transfers[1].body_size);
   EXPECT_EQ(attr(spans[0], "client.port"), attr(spans[1], "client.port"));
-  EXPECT_EQ(agent.stats().value_or(AgentStats{}).parse_errors, 0u);
+  EXPECT_EQ(agent.stats().value_or(AgentStats{}).get("pipeline.parse_errors"), 0u);
 }
 
 TEST(PythonServer, UntracedProcessesProduceNoSpans) {

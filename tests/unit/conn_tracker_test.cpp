@@ -82,7 +82,7 @@ class ConnTrackerTest : public ::testing::Test {
     ev.hdr.pid = pid;
     ev.hdr.ts_ns = ts;
     ev.conn_id = conn;
-    tracker_.on_conn_close(ev, ts);
+    tracker_.on_conn_close(ev);
   }
 
   ConnTracker tracker_;

@@ -15,14 +15,20 @@ using protocols::Role;
 const SocketAddress kClient{"127.0.0.1", 40000};
 const SocketAddress kServer{"127.0.0.1", 8080};
 
-HttpMessage request(std::uint32_t tid, std::vector<std::pair<std::string, std::string>> headers = {}) {
+// An HTTP request as propagation sees it (the view lives as long as the temporary holding it).
+struct TestRequest {
+  HttpMessage message;
+  operator protocols::RequestView() const { return protocols::request_view(message); }  // NOLINT
+};
+
+TestRequest request(std::uint32_t tid, std::vector<std::pair<std::string, std::string>> headers = {}) {
   HttpMessage m;
   m.is_request = true;
   m.method = "GET";
   m.target = "/";
   m.tid = tid;
   m.headers = std::move(headers);
-  return m;
+  return {std::move(m)};
 }
 
 struct Fixture {

@@ -70,7 +70,7 @@ class SpanBuilderTest : public ::testing::Test {
 };
 
 TEST_F(SpanBuilderTest, ServerSpanCarriesTheHttpConventions) {
-  const auto span = builder_.build_http(exchange("GET", "/users/42?verbose=1", 200), connection(Role::Server),
+  const auto span = builder_.build(exchange("GET", "/users/42?verbose=1", 200), connection(Role::Server),
                                         FlushCause::InStream);
   EXPECT_EQ(span.name, "GET /users/{id}");
   EXPECT_EQ(span.kind, trace::SpanKind::Server);
@@ -98,41 +98,41 @@ TEST_F(SpanBuilderTest, ServerSpanCarriesTheHttpConventions) {
 }
 
 TEST_F(SpanBuilderTest, ServersOwnFiveHundredsButNotFourHundreds) {
-  auto s404 = builder_.build_http(exchange("GET", "/x", 404), connection(Role::Server), FlushCause::InStream);
+  auto s404 = builder_.build(exchange("GET", "/x", 404), connection(Role::Server), FlushCause::InStream);
   EXPECT_EQ(s404.status, trace::StatusCode::Unset);
   EXPECT_EQ(s404.find_attribute("error.type"), nullptr);
-  auto s503 = builder_.build_http(exchange("GET", "/x", 503), connection(Role::Server), FlushCause::InStream);
+  auto s503 = builder_.build(exchange("GET", "/x", 503), connection(Role::Server), FlushCause::InStream);
   EXPECT_EQ(s503.status, trace::StatusCode::Error);
   EXPECT_EQ(attr(s503, "error.type"), AttributeValue(std::string("503")));
 }
 
 TEST_F(SpanBuilderTest, ClientSpanHasTheFullUrlAndFailsOnFourHundreds) {
-  auto span = builder_.build_http(exchange("POST", "/a?b=1", 404), connection(Role::Client), FlushCause::InStream);
+  auto span = builder_.build(exchange("POST", "/a?b=1", 404), connection(Role::Client), FlushCause::InStream);
   EXPECT_EQ(span.kind, trace::SpanKind::Client);
   EXPECT_EQ(span.status, trace::StatusCode::Error);
   EXPECT_EQ(attr(span, "error.type"), AttributeValue(std::string("404")));
   EXPECT_EQ(attr(span, "url.full"), AttributeValue(std::string("http://svc:8080/a?b=1")));
   EXPECT_EQ(span.find_attribute("client.address"), nullptr);
 
-  auto default_port = builder_.build_http(exchange("GET", "/", 200, "example.org"), connection(Role::Client),
+  auto default_port = builder_.build(exchange("GET", "/", 200, "example.org"), connection(Role::Client),
                                           FlushCause::InStream);
   EXPECT_EQ(attr(default_port, "url.full"), AttributeValue(std::string("http://example.org:8080/")))
       << "no port in Host: the connection's peer port is the server port";
 }
 
 TEST_F(SpanBuilderTest, HostHeadersWithIpv6LiteralsAreSplit) {
-  auto span = builder_.build_http(exchange("GET", "/", 200, "[::1]:9000"), connection(Role::Server), FlushCause::InStream);
+  auto span = builder_.build(exchange("GET", "/", 200, "[::1]:9000"), connection(Role::Server), FlushCause::InStream);
   EXPECT_EQ(attr(span, "server.address"), AttributeValue(std::string("::1")));
   EXPECT_EQ(attr(span, "server.port"), AttributeValue(std::int64_t{9000}));
 }
 
 TEST_F(SpanBuilderTest, NoResponseIsAnErrorWhenTheConnectionEndedButUnknownWhenWeStoppedWatching) {
-  auto closed = builder_.build_http(exchange("GET", "/x", 0), connection(Role::Client), FlushCause::Closed);
+  auto closed = builder_.build(exchange("GET", "/x", 0), connection(Role::Client), FlushCause::Closed);
   EXPECT_EQ(closed.status, trace::StatusCode::Error);
   EXPECT_EQ(attr(closed, "error.type"), AttributeValue(std::string("no_response")));
   EXPECT_EQ(closed.end_unix_ns, clock_.to_unix_ns(2'000));
 
-  auto stopped = builder_.build_http(exchange("GET", "/x", 0), connection(Role::Server), FlushCause::Shutdown);
+  auto stopped = builder_.build(exchange("GET", "/x", 0), connection(Role::Server), FlushCause::Shutdown);
   EXPECT_EQ(stopped.status, trace::StatusCode::Unset);
   EXPECT_EQ(attr(stopped, "zerotrace.incomplete"), AttributeValue(true));
 }
@@ -165,7 +165,7 @@ protocols::Http2Exchange grpc_exchange(std::optional<int> status, std::string me
 }
 
 TEST_F(SpanBuilderTest, GrpcSpanIsNamedServiceSlashMethodWithRpcAttributes) {
-  const auto span = builder_.build_http2(grpc_exchange(0), connection(Role::Server), FlushCause::InStream);
+  const auto span = builder_.build(grpc_exchange(0), connection(Role::Server), FlushCause::InStream);
   EXPECT_EQ(span.name, "shop.v1.Orders/Get");
   EXPECT_EQ(std::get<std::string>(attr(span, "rpc.system")), "grpc");
   EXPECT_EQ(std::get<std::string>(attr(span, "rpc.service")), "shop.v1.Orders");
@@ -181,15 +181,15 @@ TEST_F(SpanBuilderTest, GrpcSpanIsNamedServiceSlashMethodWithRpcAttributes) {
 TEST_F(SpanBuilderTest, GrpcStatusMapsToSpanStatusPerSide) {
   const std::set<int> server_errors{2, 4, 12, 13, 14, 15};
   for (int code = 0; code <= 16; ++code) {
-    const auto server = builder_.build_http2(grpc_exchange(code, "why"), connection(Role::Server), FlushCause::InStream);
-    const auto client = builder_.build_http2(grpc_exchange(code, "why"), connection(Role::Client), FlushCause::InStream);
+    const auto server = builder_.build(grpc_exchange(code, "why"), connection(Role::Server), FlushCause::InStream);
+    const auto client = builder_.build(grpc_exchange(code, "why"), connection(Role::Client), FlushCause::InStream);
     EXPECT_EQ(server.status == trace::StatusCode::Error, server_errors.count(code) == 1) << code;
     EXPECT_EQ(client.status == trace::StatusCode::Error, code != 0) << code;
     if (code != 0) {
       EXPECT_EQ(client.status_message, "why");
     }
   }
-  const auto unknown_message = builder_.build_http2(grpc_exchange(14), connection(Role::Client), FlushCause::InStream);
+  const auto unknown_message = builder_.build(grpc_exchange(14), connection(Role::Client), FlushCause::InStream);
   EXPECT_EQ(unknown_message.status_message, "UNAVAILABLE");
   EXPECT_EQ(std::get<std::string>(attr(unknown_message, "error.type")), "UNAVAILABLE");
 }
@@ -200,7 +200,7 @@ TEST_F(SpanBuilderTest, ResetStreamWithoutAnswerIsAnErrorNamingTheCode) {
   ex.closure = protocols::Http2Closure::Reset;
   ex.error_code = 8;  // CANCEL
   ex.reset_by = Role::Client;
-  const auto span = builder_.build_http2(ex, connection(Role::Server), FlushCause::InStream);
+  const auto span = builder_.build(ex, connection(Role::Server), FlushCause::InStream);
   EXPECT_EQ(span.status, trace::StatusCode::Error);
   EXPECT_EQ(span.status_message, "stream reset: CANCEL");
   EXPECT_EQ(std::get<std::string>(attr(span, "zerotrace.http2.reset_by")), "client");
@@ -211,7 +211,7 @@ TEST_F(SpanBuilderTest, UnresolvedHeadersAreMarkedNotGuessed) {
   ex.path = "*";
   ex.unresolved_headers = 4;
   ex.degraded = true;
-  const auto span = builder_.build_http2(ex, connection(Role::Server), FlushCause::InStream);
+  const auto span = builder_.build(ex, connection(Role::Server), FlushCause::InStream);
   EXPECT_EQ(span.name, "*/*");
   EXPECT_EQ(std::get<std::int64_t>(attr(span, "zerotrace.http2.unresolved_headers")), 4);
   EXPECT_EQ(std::get<bool>(attr(span, "zerotrace.degraded")), true);

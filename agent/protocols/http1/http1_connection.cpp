@@ -97,7 +97,7 @@ void Http1ConnectionParser::on_request(HttpMessage&& request) {
   HttpExchange exchange;
   exchange.request = std::move(request);
   exchange.interim = std::exchange(early_.interim, {});
-  identify(exchange.request, role_, exchange.identity);
+  identify(request_view(exchange.request), role_, exchange.identity);
   if (early_.final_response) {
     exchange.response = std::move(*early_.final_response);
     early_.final_response.reset();

@@ -116,28 +116,6 @@ std::string base64url_decode(std::string_view text) {
   return out;
 }
 
-// The HttpMessage the request hook sees for an HTTP/2 request.
-HttpMessage request_view(const Http2Exchange& exchange) {
-  const Http2Message& request = exchange.request;
-  HttpMessage view;
-  view.is_request = true;
-  view.method = exchange.method;
-  view.target = exchange.path;
-  view.version = "2";
-  view.headers.reserve(request.headers.size());
-  for (const auto& [name, value] : request.headers) {
-    std::string lower(name.size(), '\0');
-    std::transform(name.begin(), name.end(), lower.begin(), to_lower);
-    view.headers.emplace_back(std::move(lower), value);
-  }
-  view.header_bytes = request.header_block_bytes;
-  view.headers_truncated = request.headers_truncated || request.unresolved_headers > 0;
-  view.start_ns = request.start_ns;
-  view.end_ns = request.end_ns;
-  view.tid = request.tid;
-  return view;
-}
-
 }  // namespace
 
 bool requests_h2c_upgrade(std::string_view data) {
@@ -176,7 +154,7 @@ Http2ConnectionParser::Http2ConnectionParser(Role role, Mode mode) : role_(role)
     case Mode::Upgrade:
       http1_ = std::make_unique<http1::Http1ConnectionParser>(role_, false);
       http1_->set_request_hook(
-          [this](const HttpMessage& request, Role request_role, RequestIdentity& identity) {
+          [this](const RequestView& request, Role request_role, RequestIdentity& identity) {
             identify(request, request_role, identity);
           });
       break;
