@@ -27,8 +27,10 @@
 #include "pipeline/span_builder.h"
 #include "context/propagation.h"
 #include "cuda/cuda_probes.h"
+#include "cuda/kernel_naming.h"
 #include "cuda/cuda_spans.h"
 #include "cuda/cupti_wire.h"
+#include "probes/uprobe_attacher.h"
 #include <deque>
 #include <ifaddrs.h>
 #include <arpa/inet.h>
@@ -102,7 +104,8 @@ class Agent {
   std::unique_ptr<pipeline::ConnTracker> tracker_;
   std::unique_ptr<pipeline::SpanBuilder> builder_;
   context::Propagator propagator_;
-  std::unique_ptr<cuda::CudaProbes> cuda_probes_;     // before loader_ in destruction: links first
+  std::unique_ptr<probes::UprobeAttacher> uprobes_;   // before loader_ in destruction: links first
+  std::unique_ptr<cuda::KernelNaming> cuda_naming_;
   std::unique_ptr<cuda::CudaSpanBuilder> cuda_spans_;
   struct CuptiStats {
     std::uint64_t batches = 0;
@@ -224,7 +227,7 @@ Result<void> Agent::start_targets() {
           if (auto r = loader_->trace_pid(p, options_.follow_children); !r) return r.error();
           registry_.resource_for(p);  // read identity while the process surely exists
           targets_.insert(p);
-          if (cuda_probes_) cuda_probes_->scan(p);
+          if (uprobes_) uprobes_->scan(p);
         }
         spdlog::info("tracing pid {}{}", pid,
                      family.size() > 1 ? fmt::format(" and {} child processes", family.size() - 1) : "");
@@ -235,11 +238,9 @@ Result<void> Agent::start_targets() {
     case Mode::Run:
       if (options_.config.select.empty()) {
         spdlog::info("tracing every process on this node (no selection rules)");
-        if (cuda_probes_) {
+        if (uprobes_) {
           const std::uint64_t now = monotonic_now_ns();
-          for (auto pid : discovery::all_pids("/proc")) {
-            if (pid != static_cast<std::uint32_t>(getpid())) cuda_probes_->request_scan(pid, now);
-          }
+          for (auto pid : discovery::all_pids("/proc")) uprobes_->on_traced(pid, now);
         }
       } else {
         selector_.emplace(options_.config.select, static_cast<std::uint32_t>(getpid()));
@@ -264,11 +265,11 @@ void Agent::consider_process(std::uint32_t pid) {
   if (selected && !traced) {
     if (loader_->trace_pid(pid, true)) {
       spdlog::info("tracing pid {} ({})", pid, identity->exe_name);
-      if (cuda_probes_) cuda_probes_->request_scan(pid, monotonic_now_ns());
+      if (uprobes_) uprobes_->on_traced(pid, monotonic_now_ns());
     }
   } else if (!selected && traced) {
     loader_->untrace_pid(pid);
-    if (cuda_probes_) cuda_probes_->forget(pid);
+    if (uprobes_) uprobes_->on_exit(pid);
   }
 }
 
@@ -372,7 +373,7 @@ void Agent::on_record(const void* data, std::size_t size) {
         registry_.forget(ev->hdr.pid);
         // Uprobes bound to the parent do not follow it into the child (a pre-forking server's
         // workers): the child is probed on its own.
-        if (cuda_probes_ && cuda_traced(ev->hdr.pid)) cuda_probes_->request_scan(ev->hdr.pid, monotonic_now_ns());
+        if (uprobes_ && cuda_traced(ev->hdr.pid)) uprobes_->on_fork(ev->hdr.pid, monotonic_now_ns());
       }
       break;
     case ZT_EV_PROC_EXEC:
@@ -380,7 +381,8 @@ void Agent::on_record(const void* data, std::size_t size) {
         // Selection first (node mode sees every exec on the node): only traced processes are
         // worth an identity in the registry.
         consider_process(ev->hdr.pid);
-        if (cuda_probes_ && cuda_traced(ev->hdr.pid)) cuda_probes_->on_exec(ev->hdr.pid, monotonic_now_ns());
+        if (uprobes_ && cuda_traced(ev->hdr.pid)) uprobes_->on_exec(ev->hdr.pid, monotonic_now_ns());
+        if (cuda_naming_) cuda_naming_->on_exec(ev->hdr.pid);
         if (loader_->is_traced(ev->hdr.pid)) {
           registry_.refresh(ev->hdr.pid);
         } else {
@@ -393,10 +395,11 @@ void Agent::on_record(const void* data, std::size_t size) {
         const std::uint32_t pid = ev->hdr.pid;
         spdlog::debug("pid {} exited with status {}", pid, ev->exit_code);
         tracker_->on_process_exit(pid, ev->hdr.ts_ns);
-        if (cuda_probes_) {
+        if (uprobes_) uprobes_->on_exit(pid);
+        if (cuda_spans_) {
           // Before the registry forgets the process: the flushed spans need its resource.
           cuda_spans_->on_process_exit(pid);
-          cuda_probes_->forget(pid);
+          cuda_naming_->on_exit(pid);
         }
         propagator_.on_process_exit(pid);
         registry_.forget(pid);
@@ -404,10 +407,13 @@ void Agent::on_record(const void* data, std::size_t size) {
         listening_ports_.erase(pid);
       }
       break;
+    case ZT_EV_EXEC_MAPPING:
+      // Uprobes off: the event is moot.
+      if (uprobes_) uprobes_->on_exec_mapping(hdr->pid, monotonic_now_ns());
+      break;
     case ZT_EV_CUDA_CALL:
     case ZT_EV_CUDA_SYMBOL:
     case ZT_EV_CUPTI_BATCH:
-    case ZT_EV_EXEC_MAPPING:
       on_cuda_record(*hdr, data, size);
       break;
     default:
@@ -416,17 +422,13 @@ void Agent::on_record(const void* data, std::size_t size) {
 }
 
 void Agent::on_cuda_record(const zt_event_header& hdr, const void* data, std::size_t size) {
-  if (!cuda_probes_) return;  // CUDA tracing off: only exec mappings arrive, and they are moot
+  if (!cuda_spans_) return;  // CUDA tracing off: no CUDA records arrive
   switch (hdr.kind) {
-    case ZT_EV_EXEC_MAPPING:
-      // The mmap is still in progress when the event is written: look a moment later.
-      cuda_probes_->request_scan(hdr.pid, monotonic_now_ns() + 20'000'000);
-      break;
     case ZT_EV_CUDA_CALL:
       if (auto ev = pipeline::read_record<zt_cuda_call_event>(data, size)) {
         if (ev->api == ZT_CUDA_LAUNCH_KERNEL_HANDLE) {
           // Name a handle launch by its host function, as cudaLaunchKernel calls are.
-          if (auto host = cuda_probes_->host_function(*ev)) {
+          if (auto host = cuda_naming_->host_function(*ev)) {
             ev->api = ZT_CUDA_LAUNCH_KERNEL;
             ev->function = *host;
           }
@@ -438,7 +440,7 @@ void Agent::on_cuda_record(const zt_event_header& hdr, const void* data, std::si
       break;
     case ZT_EV_CUDA_SYMBOL:
       if (auto ev = pipeline::read_record<zt_cuda_symbol_event>(data, size)) {
-        cuda_probes_->on_symbol(*ev);
+        cuda_naming_->on_symbol(*ev);
       } else {
         ++stats_.malformed_records;
       }
@@ -475,19 +477,20 @@ void Agent::on_cuda_record(const zt_event_header& hdr, const void* data, std::si
 
 void Agent::start_cuda() {
   if (!loader_->cuda_enabled()) return;
-  cuda_probes_ = std::make_unique<cuda::CudaProbes>(
-      [this](std::uint32_t pid, const cuda::ProbeSite& site) -> Result<std::shared_ptr<void>> {
-        auto link = loader_->attach_cuda_probe(pid, site.path, site.offset, site.api);
-        if (!link) return link.error();
-        return std::shared_ptr<void>(std::move(link.value()));
-      });
+  probes::UprobeAttacherOptions popts;
+  popts.uprobe_multi = loader_->uprobe_multi();
+  popts.self_pid = static_cast<std::uint32_t>(getpid());
+  uprobes_ = std::make_unique<probes::UprobeAttacher>(
+      std::vector<probes::UprobeFamily>{cuda::probe_family()},
+      [this](const probes::UprobeRequest& request) { return loader_->attach_uprobe(request); }, popts);
+  cuda_naming_ = std::make_unique<cuda::KernelNaming>(uprobes_->symbol_cache());
   cuda::CudaSpanOptions copts;
   copts.fold_above_per_second = options_.config.cuda.fold_above_per_second;
   copts.group_idle_ns = options_.config.cuda.group_idle_ms * 1'000'000ull;
   cuda_spans_ = std::make_unique<cuda::CudaSpanBuilder>(
       copts, [this](std::uint32_t pid) { return registry_.resource_for(pid); },
       [this](std::uint32_t pid, std::uint32_t api, std::uint64_t function) {
-        return cuda_probes_->kernel_name(pid, api, function);
+        return cuda_naming_->kernel_name(pid, api, function);
       },
       [this](std::uint32_t pid, std::uint32_t tid, std::uint64_t ts_ns) -> std::optional<cuda::ParentContext> {
         auto active = propagator_.active_request(pid, tid, ts_ns);
@@ -569,7 +572,7 @@ Result<int> Agent::run() {
       break;
     }
     const std::uint64_t now = monotonic_now_ns();
-    if (cuda_probes_) cuda_probes_->tick(now);
+    if (uprobes_) uprobes_->tick(now);
     if (now >= next_tick) {
       tracker_->tick(now);
       if (cuda_spans_) cuda_spans_->tick(now);
@@ -643,15 +646,16 @@ void Agent::print_stats() {
       p.from_header + fallback.extracted, p.from_peer + p.from_peer_late, p.from_peer_late,
       p.from_thread + p.from_connect + p.from_inherited, p.from_connect, p.from_inherited, p.roots,
       p.extract.malformed + fallback.malformed, p.evicted, released_early_);
-  if (cuda_probes_ && (cuda_probes_->stats().carriers || cupti_.batches)) {
-    const auto& c = cuda_probes_->stats();
+  if (uprobes_ && (uprobes_->family_stats("cuda").files_probed || cupti_.batches)) {
+    const auto& c = uprobes_->family_stats("cuda");
+    const auto& n = cuda_naming_->stats();
     const auto& b = cuda_spans_->stats();
     spdlog::info(
         "cuda: {} probes in {} files of traced processes ({} failed); kernel handles named: {} by naming calls, {} "
         "from memory, {} from the stack, {} launches left unnamed; {} CUDA spans ({} launches folded into {}); "
         "CUPTI: {} batches, {} records, {} malformed",
-        c.probes_attached, c.carriers, c.probes_failed, c.names_learned, c.names_from_memory, c.names_from_stack,
-        c.names_unknown, b.spans, b.folded_launches, b.folded_spans, cupti_.batches, cupti_.records, cupti_.malformed);
+        c.functions_attached, c.files_probed, c.functions_failed, n.names_learned, n.names_from_memory,
+        n.names_from_stack, n.names_unknown, b.spans, b.folded_launches, b.folded_spans, cupti_.batches, cupti_.records, cupti_.malformed);
   }
   if (stats_.malformed_records) spdlog::warn("{} malformed ring-buffer records skipped", stats_.malformed_records);
   for (const auto& e : exporters_) {
