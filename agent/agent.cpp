@@ -480,6 +480,10 @@ void Agent::start_cuda() {
   probes::UprobeAttacherOptions popts;
   popts.uprobe_multi = loader_->uprobe_multi();
   popts.self_pid = static_cast<std::uint32_t>(getpid());
+  // Kernel names are resolved after the launching process may have exited: learn its files now.
+  popts.on_maps = [this](std::uint32_t pid, const std::vector<symbols::Mapping>& maps) {
+    cuda_naming_->on_maps(pid, maps);
+  };
   uprobes_ = std::make_unique<probes::UprobeAttacher>(
       std::vector<probes::UprobeFamily>{cuda::probe_family()},
       [this](const probes::UprobeRequest& request) { return loader_->attach_uprobe(request); }, popts);

@@ -44,6 +44,18 @@ Result<void> ProcessSymbolizer::refresh() {
   return {};
 }
 
+void ProcessSymbolizer::load(std::vector<Mapping> maps) {
+  maps_.clear();
+  for (auto& m : maps) {
+    if (m.file_backed()) maps_.push_back(std::move(m));
+  }
+  files_.assign(maps_.size(), std::nullopt);
+  loaded_ = true;
+  for (std::size_t i = 0; i < maps_.size(); ++i) {
+    if (maps_[i].executable()) file_of(i);
+  }
+}
+
 const Mapping* ProcessSymbolizer::find_mapping(std::uint64_t addr) const {
   auto it = std::upper_bound(maps_.begin(), maps_.end(), addr, [](std::uint64_t a, const Mapping& m) { return a < m.start; });
   if (it == maps_.begin()) return nullptr;

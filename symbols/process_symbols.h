@@ -49,6 +49,9 @@ class ProcessSymbolizer {
   std::optional<ResolvedSymbol> resolve(std::uint64_t runtime_addr, bool reread_on_miss = true);
   // Re-reads the maps now.
   Result<void> refresh();
+  // Takes maps read by someone else, and looks up the files of the executable ones now: a process
+  // that has exited by the time its addresses are resolved is still resolved.
+  void load(std::vector<Mapping> maps);
   const std::vector<Mapping>& mappings() const { return maps_; }
   // The ELF files mapped executable, each once (files that cannot be parsed are left out).
   std::vector<LoadedModule> modules();

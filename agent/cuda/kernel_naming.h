@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "cuda/cuda_spans.h"
 #include "symbols/process_symbols.h"
@@ -39,6 +40,9 @@ class KernelNaming {
   // known or the launching stub is found on the stack; the host function names the kernel.
   std::optional<std::uint64_t> host_function(const zt_cuda_call_event& ev);
 
+  // The maps of `pid`, read by the uprobe attacher's scan (UprobeAttacherOptions::on_maps): its
+  // files are known from then on, after the process exits too.
+  void on_maps(std::uint32_t pid, const std::vector<symbols::Mapping>& maps) { process(pid).symbols.load(maps); }
   // A new program image, or the process exited: its names are gone.
   void on_exec(std::uint32_t pid) { processes_.erase(pid); }
   void on_exit(std::uint32_t pid) { processes_.erase(pid); }

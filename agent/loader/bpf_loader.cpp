@@ -46,7 +46,7 @@ bool is_power_of_two(std::uint64_t v) { return v && !(v & (v - 1)); }
 
 // A uprobe family's programs come in two builds, `p` (SEC("uprobe"), one link per function) and
 // `p_multi` (SEC("uprobe.multi")): the kernel takes either kind, not both, so one set is loaded.
-constexpr std::string_view kMultiSuffix = "_multi";
+constexpr const char* kMultiSuffix = "_multi";
 
 void select_uprobe_programs(bpf_object* obj, bool multi) {
   bpf_program* prog = nullptr;
@@ -54,7 +54,7 @@ void select_uprobe_programs(bpf_object* obj, bool multi) {
     const std::string_view name = bpf_program__name(prog);
     if (name.ends_with(kMultiSuffix)) {
       bpf_program__set_autoload(prog, multi);
-    } else if (bpf_object__find_program_by_name(obj, (std::string(name) + std::string(kMultiSuffix)).c_str())) {
+    } else if (bpf_object__find_program_by_name(obj, (std::string(name) + kMultiSuffix).c_str())) {
       bpf_program__set_autoload(prog, !multi);
     }
   }
@@ -202,9 +202,9 @@ Result<probes::UprobeLinkPtr> BpfLoader::attach_uprobe(const probes::UprobeReque
   const auto pid = static_cast<pid_t>(req.pid);
   bpf_link* link = nullptr;
   if (uprobe_multi_) {
-    static_assert(sizeof(unsigned long) == sizeof(std::uint64_t));
+    static_assert(sizeof(unsigned long) == sizeof(std::uint64_t) && sizeof(__u64) == sizeof(std::uint64_t));
     LIBBPF_OPTS(bpf_uprobe_multi_opts, opts, .offsets = reinterpret_cast<const unsigned long*>(req.offsets.data()),
-                .cookies = req.cookies.data(), .cnt = req.offsets.size(), .retprobe = req.retprobe);
+                .cookies = reinterpret_cast<const __u64*>(req.cookies.data()), .cnt = req.offsets.size(), .retprobe = req.retprobe);
     link = bpf_program__attach_uprobe_multi(prog, pid, req.path.c_str(), nullptr, &opts);
   } else {
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = req.cookies.front(), .retprobe = req.retprobe);

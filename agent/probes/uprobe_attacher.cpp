@@ -92,6 +92,7 @@ std::size_t UprobeAttacher::scan(std::uint32_t pid) {
   auto maps = symbols::read_maps(pid, options_.proc_root);
   if (!maps) return 0;  // gone already
   ++stats_.scans;
+  if (options_.on_maps) options_.on_maps(pid, maps.value());
   Process& p = processes_[pid];
   std::size_t attached = 0;
   for (const auto& m : symbols::executable_mappings(maps.value())) {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -19,6 +20,7 @@
 
 #include "probes/uprobe_family.h"
 #include "probes/uprobe_link.h"
+#include "symbols/proc_maps.h"
 #include "symbols/symbol_cache.h"
 
 namespace zt::probes {
@@ -43,6 +45,9 @@ struct UprobeAttacherOptions {
   bool uprobe_multi = false;   // the loader loaded uprobe_multi programs (BpfLoader::uprobe_multi())
   std::uint32_t self_pid = 0;  // never probed (the agent itself: its exporters use libssl)
   std::uint64_t exec_mapping_delay_ns = 20'000'000;  // the mmap is still in progress at the event
+  // Called with the maps of every scan, for symbolizers that must know a process's files before
+  // it exits (its records are read after).
+  std::function<void(std::uint32_t pid, const std::vector<symbols::Mapping>& maps)> on_maps;
 };
 
 // Counted per family; the attacher's own counters are in UprobeAttacherStats.

@@ -7,13 +7,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
+
+#include <spdlog/fmt/fmt.h>
 
 #include "cuda/cuda_api.h"
 #include "cuda/cuda_probes.h"
 #include "cuda/kernel_naming.h"
 #include "probes/uprobe_attacher.h"
+#include "symbols/proc_maps.h"
 
 namespace zt::cuda {
 namespace {
@@ -201,6 +205,40 @@ TEST(KernelNaming, HostFunctionsAreNamedThroughTheProcessSymbols) {
 }
 
 #endif
+
+// Launch records are read after the launching process may have exited: names come from the files
+// its last scan saw.
+TEST(KernelNaming, AnExitedProcessIsNamedFromItsLastScan) {
+  const std::filesystem::path root =
+      std::filesystem::temp_directory_path() / ("zt-naming-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(root / "77" / "root" / "usr" / "bin");
+  std::filesystem::create_symlink(ZT_ELF_PIE, root / "77" / "root" / "usr" / "bin" / "prog");
+  auto elf = symbols::ElfFile::open(ZT_ELF_PIE);
+  ASSERT_TRUE(elf);
+  const symbols::Segment* text = nullptr;
+  for (const auto& seg : (*elf)->segments()) {
+    if (seg.flags & 1) text = &seg;  // PF_X
+  }
+  ASSERT_NE(text, nullptr);
+  constexpr std::uint64_t kBase = 0x555555554000;
+  const std::uint64_t start = kBase + (text->vaddr & ~0xfffull);
+  const auto maps = symbols::parse_maps(fmt::format("{:x}-{:x} r-xp {:08x} fd:01 5 /usr/bin/prog\n", start,
+                                                    start + ((text->filesz + 0xfff) & ~0xfffull) + 0x1000,
+                                                    text->offset & ~0xfffull));
+  ASSERT_EQ(maps.size(), 1u);
+  symbols::SymbolCache cache;
+  KernelNaming naming(cache, root.string());
+  naming.on_maps(77, maps);
+  std::filesystem::remove_all(root);  // the process is gone
+
+  const auto func = (*elf)->find_function("zt_fixture_global");
+  ASSERT_TRUE(func);
+  const auto name = naming.kernel_name(77, ZT_CUDA_LAUNCH_KERNEL, kBase + func->address);
+  ASSERT_TRUE(name);
+  EXPECT_EQ(name->mangled, "zt_fixture_global");
+  naming.on_exit(77);
+  EXPECT_FALSE(naming.kernel_name(77, ZT_CUDA_LAUNCH_KERNEL, kBase + func->address));
+}
 
 TEST(CudaProbes, TheFamilyCoversEveryApiOnce) {
   const auto& family = probe_family();
