@@ -5,7 +5,8 @@
 //   pipeline::EventRouter      ring records, decoded, to the stages that subscribed
 //   pipeline::ConnTracker      byte streams per connection, protocol detection, parsers
 //   pipeline::TraceAssembler   request identity (propagation), spans, the assembly wait, batches
-//   cuda::CudaSource           CUDA probes, kernel names, CUPTI batches, CUDA spans
+//   probes::UprobeAttacher     probe families (CUDA today) attached per (file, process)
+//   cuda::CudaSource           kernel names, CUPTI batches, CUDA spans
 //   exporters                  where spans go
 #include "agent.h"
 
@@ -32,6 +33,7 @@
 #include "pipeline/events.h"
 #include "pipeline/ring_reader.h"
 #include "pipeline/trace_assembler.h"
+#include "probes/uprobe_attacher.h"
 
 namespace zt {
 namespace {
@@ -102,7 +104,8 @@ class Agent {
   std::unique_ptr<discovery::TargetManager> targets_;
   std::unique_ptr<pipeline::TraceAssembler> assembler_;
   std::unique_ptr<pipeline::ConnTracker> tracker_;
-  std::unique_ptr<cuda::CudaSource> cuda_;  // destroyed before loader_: its probe links go first
+  std::unique_ptr<cuda::CudaSource> cuda_;
+  std::unique_ptr<probes::UprobeAttacher> uprobes_;  // destroyed before loader_: its links go first
   pipeline::EventRouter router_;
   std::unique_ptr<pipeline::RingReader> reader_;
   StatsSnapshot last_report_;
@@ -160,14 +163,16 @@ Result<void> Agent::build_stages() {
     copts.spans.fold_above_per_second = config.cuda.fold_above_per_second;
     copts.spans.group_idle_ns = config.cuda.group_idle_ms * 1'000'000ull;
     copts.cupti = config.cuda.cupti;
+    probes::UprobeAttacherOptions popts;
+    popts.uprobe_multi = loader_->uprobe_multi();
+    popts.self_pid = static_cast<std::uint32_t>(getpid());
+    // Kernel names are resolved after the launching process may have exited: learn its files now.
+    popts.on_maps = [this](std::uint32_t pid, const std::vector<symbols::Mapping>& maps) { cuda_->on_maps(pid, maps); };
+    uprobes_ = std::make_unique<probes::UprobeAttacher>(
+        std::vector<probes::UprobeFamily>{cuda::probe_family()},
+        [this](const probes::UprobeRequest& request) { return loader_->attach_uprobe(request); }, popts);
     cuda_ = std::make_unique<cuda::CudaSource>(
-        copts,
-        [this](std::uint32_t pid, const cuda::ProbeSite& site) -> Result<std::shared_ptr<void>> {
-          auto link = loader_->attach_cuda_probe(pid, site.path, site.offset, site.api);
-          if (!link) return link.error();
-          return std::shared_ptr<void>(std::move(link.value()));
-        },
-        resources,
+        copts, uprobes_->symbol_cache(), resources,
         [this](std::uint32_t pid, std::uint32_t tid, std::uint64_t ts_ns) {
           return assembler_->active_request(pid, tid, ts_ns);
         },
@@ -187,9 +192,9 @@ Result<void> Agent::build_stages() {
         if (traced) {
           // Read the identity while the process surely exists (not for every process on the node).
           if (!targets_ || !targets_->trace_all()) registry_.resource_for(pid);
-          if (cuda_) cuda_->on_traced(pid, monotonic_now_ns());
-        } else if (cuda_) {
-          cuda_->on_untraced(pid);
+          if (uprobes_) uprobes_->on_traced(pid, monotonic_now_ns());
+        } else if (uprobes_) {
+          uprobes_->on_exit(pid);
         }
       });
 
@@ -223,14 +228,17 @@ void Agent::subscribe() {
     // Read the child lazily, at its first span: pre-forking servers rename their workers
     // (setproctitle) just after fork, and reading now would cache the parent's identity.
     registry_.forget(ev.hdr.pid);
-    if (cuda_ && targets_->traced(ev.hdr.pid)) cuda_->on_fork(ev.hdr.pid, monotonic_now_ns());
+    // Uprobes bound to the parent do not follow it into the child (a pre-forking server's
+    // workers): the child is probed on its own.
+    if (uprobes_ && targets_->traced(ev.hdr.pid)) uprobes_->on_fork(ev.hdr.pid, monotonic_now_ns());
   });
   router_.on<zt_proc_event>(ZT_EV_PROC_EXEC, [this](const zt_proc_event& ev) {
     // Selection first (node mode sees every exec on the node): only traced processes are worth an
     // identity in the registry.
     targets_->on_exec(ev.hdr.pid);
     const bool traced = targets_->traced(ev.hdr.pid);
-    if (cuda_ && traced) cuda_->on_exec(ev.hdr.pid, monotonic_now_ns());
+    if (uprobes_ && traced) uprobes_->on_exec(ev.hdr.pid, monotonic_now_ns());
+    if (cuda_) cuda_->on_exec(ev.hdr.pid);
     if (traced) {
       registry_.refresh(ev.hdr.pid);
     } else {
@@ -241,16 +249,19 @@ void Agent::subscribe() {
     const std::uint32_t pid = ev.hdr.pid;
     spdlog::debug("pid {} exited with status {}", pid, ev.exit_code);
     tracker_->on_process_exit(pid, ev.hdr.ts_ns);
+    if (uprobes_) uprobes_->on_exit(pid);
     if (cuda_) cuda_->on_exit(pid);
     assembler_->on_process_exit(pid);
     targets_->on_exit(pid);
     registry_.forget(pid);
     loader_->forget_connections(pid);
   });
-  if (cuda_) {
+  if (uprobes_) {
     router_.on<zt_event_header>(ZT_EV_EXEC_MAPPING, [this](const zt_event_header& hdr) {
-      cuda_->on_exec_mapping(hdr.pid, monotonic_now_ns());
+      uprobes_->on_exec_mapping(hdr.pid, monotonic_now_ns());
     });
+  }
+  if (cuda_) {
     router_.on<zt_cuda_call_event>(ZT_EV_CUDA_CALL, [this](const zt_cuda_call_event& ev) { cuda_->on_call(ev); });
     router_.on<zt_cuda_symbol_event>(ZT_EV_CUDA_SYMBOL,
                                      [this](const zt_cuda_symbol_event& ev) { cuda_->on_symbol(ev); });
@@ -278,6 +289,7 @@ bool Agent::loop() {
       return true;
     }
     const std::uint64_t now = monotonic_now_ns();
+    if (uprobes_) uprobes_->tick(now);
     if (cuda_) cuda_->tick(now);
     if (now >= next_tick) {
       tracker_->tick(now);
@@ -348,6 +360,22 @@ StatsSnapshot Agent::snapshot() const {
   s.set("targets.traced", ts.traced);
   s.set("targets.untraced", ts.untraced);
   s.set("targets.trace_failures", ts.trace_failures);
+  if (uprobes_) {
+    const auto& u = uprobes_->stats();
+    s.set("probes.scans", u.scans);
+    s.set("probes.files_examined", u.files_examined);
+    s.set("probes.files_unreadable", u.files_unreadable);
+    s.set("probes.multi_fallbacks", u.multi_fallbacks);
+    for (const auto& family : uprobes_->families()) {
+      const auto& f = uprobes_->family_stats(family.name);
+      const std::string p = "probes." + family.name + ".";
+      s.set(p + "files_probed", f.files_probed);
+      s.set(p + "files_incomplete", f.files_incomplete);
+      s.set(p + "functions_attached", f.functions_attached);
+      s.set(p + "functions_failed", f.functions_failed);
+      s.set(p + "links", f.links);
+    }
+  }
   if (cuda_) cuda_->report(s);
   for (const auto& e : exporters_) {
     const auto es = e->stats();
@@ -396,12 +424,12 @@ void Agent::print_summary(const StatsSnapshot& s) const {
       s.get("propagation.from_thread") + s.get("propagation.from_connect") + s.get("propagation.from_inherited"),
       s.get("propagation.from_connect"), s.get("propagation.from_inherited"), s.get("propagation.roots"),
       s.get("propagation.malformed_headers"), s.get("propagation.evicted"), s.get("pipeline.spans_released_early"));
-  if (cuda_ && (s.get("cuda.probed_files") || s.get("cuda.cupti_batches"))) {
+  if (cuda_ && (s.get("probes.cuda.files_probed") || s.get("cuda.cupti_batches"))) {
     spdlog::info(
         "cuda: {} probes in {} files of traced processes ({} failed); kernel handles named: {} by naming calls, {} "
         "from memory, {} from the stack, {} launches left unnamed; {} CUDA spans ({} launches folded into {}); "
         "CUPTI: {} batches, {} records, {} malformed",
-        s.get("cuda.probes_attached"), s.get("cuda.probed_files"), s.get("cuda.probes_failed"),
+        s.get("probes.cuda.functions_attached"), s.get("probes.cuda.files_probed"), s.get("probes.cuda.functions_failed"),
         s.get("cuda.names_learned"), s.get("cuda.names_from_memory"), s.get("cuda.names_from_stack"),
         s.get("cuda.names_unknown"), s.get("cuda.spans"), s.get("cuda.folded_launches"), s.get("cuda.folded_spans"),
         s.get("cuda.cupti_batches"), s.get("cuda.cupti_records"), s.get("cuda.cupti_malformed"));

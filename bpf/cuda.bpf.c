@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* CUDA calls through uprobes on the runtime (libcudart, or cudart linked statically into an
  * executable or library) and the driver (libcuda). The agent finds the functions in each traced
- * process's mappings (symbols/) and attaches these programs per process and per function; the
- * attach cookie says which API a probe sits on (enum zt_cuda_api).
+ * process's mappings (agent/probes/, the family declared in agent/cuda/cuda_probes.cpp) and
+ * attaches these programs per process and per file; the attach cookie says which API a probe
+ * sits on (enum zt_cuda_api).
  *
  * One record per call, at its return (struct zt_cuda_call_event): arguments are read at entry and
  * kept per thread until the return. A probed call made from inside another probed call on the
@@ -16,7 +17,7 @@
  * zerotrace_cupti_deliver(batch, bytes), a function of the CUPTI injection library, is probed at
  * entry only: the batch of CUPTI records it is handed is copied into the ring buffer.
  *
- * Every uprobe hit costs a trap into the kernel (~20 us on these VMs, platform.md): the CUPTI path
+ * Every uprobe hit costs a trap into the kernel (~20 us on these VMs, docs/gpu.md): the CUPTI path
  * is the cheap one for launch-heavy programs; these probes need nothing in the process. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -40,7 +41,7 @@ struct {
 	__uint(max_entries, 16384);
 	__type(key, __u64); /* pid_tgid */
 	__type(value, struct cuda_call_state);
-} cuda_calls SEC(".maps");
+} cuda_calls_map SEC(".maps");
 
 struct cuda_naming_state {
 	struct zt_cuda_symbol_event ev;
@@ -53,7 +54,7 @@ struct {
 	__uint(max_entries, 4096);
 	__type(key, __u64);
 	__type(value, struct cuda_naming_state);
-} cuda_naming SEC(".maps");
+} cuda_naming_map SEC(".maps");
 
 /* Scratch for building records too large for the BPF stack. */
 struct cuda_scratch {
@@ -66,7 +67,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct cuda_scratch);
-} cuda_scratch_map SEC(".maps");
+} cuda_heap SEC(".maps");
 
 struct cupti_scratch {
 	struct zt_cupti_batch_event ev;
@@ -78,7 +79,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct cupti_scratch);
-} cupti_scratch_map SEC(".maps");
+} cupti_heap SEC(".maps");
 
 /* The n-th argument passed on the stack (x86-64 System V: after six in registers). At a probe
  * on the first instruction, sp points at the return address; stack arguments follow it. */
@@ -271,12 +272,12 @@ static __always_inline struct cuda_scratch *scratch(void)
 {
 	__u32 zero = 0;
 
-	return bpf_map_lookup_elem(&cuda_scratch_map, &zero);
+	return bpf_map_lookup_elem(&cuda_heap, &zero);
 }
 
 static __always_inline void naming_enter(struct pt_regs *ctx, __u64 pid_tgid, __u32 api, __u64 sp)
 {
-	struct cuda_naming_state *prev = bpf_map_lookup_elem(&cuda_naming, &pid_tgid);
+	struct cuda_naming_state *prev = bpf_map_lookup_elem(&cuda_naming_map, &pid_tgid);
 
 	if (prev && sp < prev->sp)
 		return; /* nested in an outer naming call: the outer one names the handle */
@@ -293,12 +294,12 @@ static __always_inline void naming_enter(struct pt_regs *ctx, __u64 pid_tgid, __
 		st->ev.host_function = PT_REGS_PARM2(ctx); /* (cudaKernel_t *out, const void *hostFunc) */
 	else /* (CUfunction / CUkernel *out, CUmodule / CUlibrary, const char *name) */
 		bpf_probe_read_user_str(st->ev.name, sizeof(st->ev.name), (void *)PT_REGS_PARM3(ctx));
-	bpf_map_update_elem(&cuda_naming, &pid_tgid, st, BPF_ANY);
+	bpf_map_update_elem(&cuda_naming_map, &pid_tgid, st, BPF_ANY);
 }
 
 static __always_inline void naming_exit(struct pt_regs *ctx, __u64 pid_tgid, __u32 api, __u64 sp)
 {
-	struct cuda_naming_state *st = bpf_map_lookup_elem(&cuda_naming, &pid_tgid);
+	struct cuda_naming_state *st = bpf_map_lookup_elem(&cuda_naming_map, &pid_tgid);
 
 	if (!st || sp <= st->sp)
 		return; /* no entry seen, or the return of a nested call */
@@ -309,11 +310,10 @@ static __always_inline void naming_exit(struct pt_regs *ctx, __u64 pid_tgid, __u
 		fill_header(&st->ev.hdr, ZT_EV_CUDA_SYMBOL, pid_tgid);
 		submit(&st->ev, sizeof(st->ev));
 	}
-	bpf_map_delete_elem(&cuda_naming, &pid_tgid);
+	bpf_map_delete_elem(&cuda_naming_map, &pid_tgid);
 }
 
-SEC("uprobe")
-int cuda_enter(struct pt_regs *ctx)
+static __always_inline int on_cuda_enter(struct pt_regs *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
@@ -326,7 +326,7 @@ int cuda_enter(struct pt_regs *ctx)
 		naming_enter(ctx, pid_tgid, api, sp);
 		return 0;
 	}
-	struct cuda_call_state *prev = bpf_map_lookup_elem(&cuda_calls, &pid_tgid);
+	struct cuda_call_state *prev = bpf_map_lookup_elem(&cuda_calls_map, &pid_tgid);
 	/* A deeper stack than the call in flight: called from inside it. A shallower or equal one:
 	 * the call in flight never returned through its probe (longjmp, a probe detached in
 	 * between) and is replaced. */
@@ -342,12 +342,11 @@ int cuda_enter(struct pt_regs *ctx)
 	st->ev.api = api;
 	st->ev.start_ns = bpf_ktime_get_ns();
 	decode_args(ctx, st, api);
-	bpf_map_update_elem(&cuda_calls, &pid_tgid, st, BPF_ANY);
+	bpf_map_update_elem(&cuda_calls_map, &pid_tgid, st, BPF_ANY);
 	return 0;
 }
 
-SEC("uretprobe")
-int cuda_exit(struct pt_regs *ctx)
+static __always_inline int on_cuda_exit(struct pt_regs *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 api = (__u32)bpf_get_attach_cookie(ctx);
@@ -358,7 +357,7 @@ int cuda_exit(struct pt_regs *ctx)
 		naming_exit(ctx, pid_tgid, api, sp);
 		return 0;
 	}
-	struct cuda_call_state *st = bpf_map_lookup_elem(&cuda_calls, &pid_tgid);
+	struct cuda_call_state *st = bpf_map_lookup_elem(&cuda_calls_map, &pid_tgid);
 
 	if (!st || sp <= st->sp)
 		return 0; /* no entry seen (attached mid-call), or a nested call's return */
@@ -370,20 +369,19 @@ int cuda_exit(struct pt_regs *ctx)
 		fill_header(&st->ev.hdr, ZT_EV_CUDA_CALL, pid_tgid);
 		submit(&st->ev, sizeof(st->ev));
 	}
-	bpf_map_delete_elem(&cuda_calls, &pid_tgid);
+	bpf_map_delete_elem(&cuda_calls_map, &pid_tgid);
 	return 0;
 }
 
 /* zerotrace_cupti_deliver(const void *batch, uint32_t bytes) */
-SEC("uprobe")
-int cupti_deliver(struct pt_regs *ctx)
+static __always_inline int on_cupti_deliver(struct pt_regs *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
 	if (!is_traced(pid_tgid >> 32))
 		return 0;
 	__u32 zero = 0;
-	struct cupti_scratch *s = bpf_map_lookup_elem(&cupti_scratch_map, &zero);
+	struct cupti_scratch *s = bpf_map_lookup_elem(&cupti_heap, &zero);
 
 	if (!s)
 		return 0;
@@ -405,3 +403,19 @@ int cupti_deliver(struct pt_regs *ctx)
 	submit(s, sizeof(s->ev) + bytes);
 	return 0;
 }
+
+/* Each program in two builds, one per link kind (the loader loads one set, agent/loader/
+ * bpf_loader.cpp): `p` for a link per function, `p_multi` for one uprobe_multi link per file. */
+SEC("uprobe")
+int cuda_enter(struct pt_regs *ctx) { return on_cuda_enter(ctx); }
+SEC("uretprobe")
+int cuda_exit(struct pt_regs *ctx) { return on_cuda_exit(ctx); }
+SEC("uprobe")
+int cupti_deliver(struct pt_regs *ctx) { return on_cupti_deliver(ctx); }
+
+SEC("uprobe.multi")
+int cuda_enter_multi(struct pt_regs *ctx) { return on_cuda_enter(ctx); }
+SEC("uretprobe.multi")
+int cuda_exit_multi(struct pt_regs *ctx) { return on_cuda_exit(ctx); }
+SEC("uprobe.multi")
+int cupti_deliver_multi(struct pt_regs *ctx) { return on_cupti_deliver(ctx); }

@@ -25,13 +25,13 @@ std::string find_cupti_library() {
   return "";
 }
 
-CudaSource::CudaSource(CudaSourceOptions options, CudaProbes::Attach attach, ResourceLookup resources,
+CudaSource::CudaSource(CudaSourceOptions options, symbols::SymbolCache& cache, ResourceLookup resources,
                        ParentLookup parents, const MonotonicToRealtime* clock, SpanSink sink)
-    : options_(std::move(options)), probes_(std::make_unique<CudaProbes>(std::move(attach), options_.proc_root)) {
+    : options_(std::move(options)), naming_(cache, options_.proc_root) {
   spans_ = std::make_unique<CudaSpanBuilder>(
       options_.spans, std::move(resources),
       [this](std::uint32_t pid, std::uint32_t api, std::uint64_t function) {
-        return probes_->kernel_name(pid, api, function);
+        return naming_.kernel_name(pid, api, function);
       },
       std::move(parents), clock, std::move(sink));
 }
@@ -53,32 +53,17 @@ std::vector<std::pair<std::string, std::string>> CudaSource::child_environment()
   return {{"CUDA_INJECTION64_PATH", injection}};
 }
 
-void CudaSource::on_traced(std::uint32_t pid, std::uint64_t now_ns) { probes_->request_scan(pid, now_ns); }
-
-void CudaSource::on_untraced(std::uint32_t pid) { probes_->forget(pid); }
-
-// Uprobes bound to the parent do not follow it into the child (a pre-forking server's workers):
-// the child is probed on its own.
-void CudaSource::on_fork(std::uint32_t pid, std::uint64_t now_ns) { probes_->request_scan(pid, now_ns); }
-
-void CudaSource::on_exec(std::uint32_t pid, std::uint64_t now_ns) { probes_->on_exec(pid, now_ns); }
-
-// The mmap is still in progress when the event is written: look a moment later.
-void CudaSource::on_exec_mapping(std::uint32_t pid, std::uint64_t now_ns) {
-  probes_->request_scan(pid, now_ns + 20'000'000);
-}
-
 void CudaSource::on_exit(std::uint32_t pid) {
   // Before the process's resource is forgotten: the flushed spans need it.
   spans_->on_process_exit(pid);
-  probes_->forget(pid);
+  naming_.on_exit(pid);
 }
 
 bool CudaSource::on_call(const zt_cuda_call_event& event) {
   zt_cuda_call_event ev = event;
   if (ev.api == ZT_CUDA_LAUNCH_KERNEL_HANDLE) {
     // Name a handle launch by its host function, as cudaLaunchKernel calls are.
-    if (auto host = probes_->host_function(ev)) {
+    if (auto host = naming_.host_function(ev)) {
       ev.api = ZT_CUDA_LAUNCH_KERNEL;
       ev.function = *host;
     }
@@ -88,7 +73,7 @@ bool CudaSource::on_call(const zt_cuda_call_event& event) {
 }
 
 bool CudaSource::on_symbol(const zt_cuda_symbol_event& ev) {
-  probes_->on_symbol(ev);
+  naming_.on_symbol(ev);
   return true;
 }
 
@@ -117,20 +102,13 @@ bool CudaSource::on_cupti_batch(const void* data, std::size_t size) {
   return true;
 }
 
-void CudaSource::tick(std::uint64_t now_ns) {
-  probes_->tick(now_ns);
-  spans_->tick(now_ns);
-}
+void CudaSource::tick(std::uint64_t now_ns) { spans_->tick(now_ns); }
 
 void CudaSource::shutdown() { spans_->shutdown(); }
 
 void CudaSource::report(StatsSnapshot& out) const {
-  const auto& c = probes_->stats();
+  const auto& c = naming_.stats();
   const auto& b = spans_->stats();
-  out.set("cuda.probes_attached", c.probes_attached);
-  out.set("cuda.probes_failed", c.probes_failed);
-  out.set("cuda.probed_files", c.carriers);
-  out.set("cuda.files_unreadable", c.files_unreadable);
   out.set("cuda.names_learned", c.names_learned);
   out.set("cuda.names_from_memory", c.names_from_memory);
   out.set("cuda.names_from_stack", c.names_from_stack);

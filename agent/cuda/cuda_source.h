@@ -1,7 +1,8 @@
 // The CUDA source: everything the agent does for CUDA, behind one object the wiring plugs in.
-// It probes the CUDA libraries of traced processes (CudaProbes), names kernels, validates the
-// CUPTI batches that injection libraries hand over (untrusted bytes from inside a traced process)
-// and turns calls and GPU records into spans nested under the request their thread was serving.
+// Its probes are a family (probe_family(), attached by the generic probes::UprobeAttacher); it
+// names kernels (KernelNaming), validates the CUPTI batches that injection libraries hand over
+// (untrusted bytes from inside a traced process) and turns calls and GPU records into spans nested
+// under the request their thread was serving.
 #pragma once
 
 #include <cstddef>
@@ -18,6 +19,9 @@
 #include "core/stats.h"
 #include "cuda/cuda_probes.h"
 #include "cuda/cuda_spans.h"
+#include "cuda/kernel_naming.h"
+#include "symbols/proc_maps.h"
+#include "symbols/symbol_cache.h"
 #include "trace/span.h"
 
 namespace zt::cuda {
@@ -34,18 +38,19 @@ class CudaSource {
   using ParentLookup = CudaSpanBuilder::ParentLookup;
   using SpanSink = CudaSpanBuilder::SpanSink;
 
-  CudaSource(CudaSourceOptions options, CudaProbes::Attach attach, ResourceLookup resources, ParentLookup parents,
+  // `cache` is the uprobe attacher's (the same files, parsed once); it outlives this.
+  CudaSource(CudaSourceOptions options, symbols::SymbolCache& cache, ResourceLookup resources, ParentLookup parents,
              const MonotonicToRealtime* clock, SpanSink sink);
 
   // exec mode: environment for the command (CUDA_INJECTION64_PATH, unless the user set one).
   std::vector<std::pair<std::string, std::string>> child_environment() const;
 
-  // Process lifecycle (only for traced processes, except on_exit).
-  void on_traced(std::uint32_t pid, std::uint64_t now_ns);
-  void on_untraced(std::uint32_t pid);
-  void on_fork(std::uint32_t pid, std::uint64_t now_ns);
-  void on_exec(std::uint32_t pid, std::uint64_t now_ns);
-  void on_exec_mapping(std::uint32_t pid, std::uint64_t now_ns);
+  // The maps the uprobe attacher read for `pid`: kernels are named from these files after the
+  // process has exited too.
+  void on_maps(std::uint32_t pid, const std::vector<symbols::Mapping>& maps) { naming_.on_maps(pid, maps); }
+  // A new program image: the old one's names are gone.
+  void on_exec(std::uint32_t pid) { naming_.on_exec(pid); }
+  // Flushes the process's spans (before its resource is forgotten) and forgets its names.
   void on_exit(std::uint32_t pid);
 
   // Records: false when the record is malformed (the caller counts it).
@@ -57,11 +62,10 @@ class CudaSource {
   void shutdown();
   void report(StatsSnapshot& out) const;
 
-  CudaProbes& probes() { return *probes_; }
 
  private:
   CudaSourceOptions options_;
-  std::unique_ptr<CudaProbes> probes_;
+  KernelNaming naming_;
   std::unique_ptr<CudaSpanBuilder> spans_;
   struct CuptiStats {
     std::uint64_t batches = 0;

@@ -9,13 +9,13 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
 #include "loader/tracefs.h"
-#include "zerotrace/cuda_abi.h"
 #include "cuda.skel.h"
 #include "process.skel.h"
 #include "sockets.skel.h"
@@ -43,6 +43,47 @@ int libbpf_to_spdlog(enum libbpf_print_level level, const char* format, va_list 
 std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
 bool is_power_of_two(std::uint64_t v) { return v && !(v & (v - 1)); }
+
+// A uprobe family's programs come in two builds, `p` (SEC("uprobe"), one link per function) and
+// `p_multi` (SEC("uprobe.multi")): the kernel takes either kind, not both, so one set is loaded.
+constexpr const char* kMultiSuffix = "_multi";
+
+void select_uprobe_programs(bpf_object* obj, bool multi) {
+  bpf_program* prog = nullptr;
+  bpf_object__for_each_program(prog, obj) {
+    const std::string_view name = bpf_program__name(prog);
+    if (name.ends_with(kMultiSuffix)) {
+      bpf_program__set_autoload(prog, multi);
+    } else if (bpf_object__find_program_by_name(obj, (std::string(name) + kMultiSuffix).c_str())) {
+      bpf_program__set_autoload(prog, !multi);
+    }
+  }
+}
+
+// uprobe_multi links (6.6) with a process filter that filters processes, not threads (fixed in
+// 6.9): a link on "/" is refused as not a regular file (EBADF), one with pid -1 as invalid (EINVAL,
+// where the fix checks the pid before the path).
+bool kernel_has_uprobe_multi() {
+  const bpf_insn insns[] = {{BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0}, {BPF_JMP | BPF_EXIT, 0, 0, 0, 0}};
+  LIBBPF_OPTS(bpf_prog_load_opts, popts, .expected_attach_type = BPF_TRACE_UPROBE_MULTI);
+  const int prog = bpf_prog_load(BPF_PROG_TYPE_KPROBE, nullptr, "GPL", insns, 2, &popts);
+  if (prog < 0) return false;
+  const unsigned long offset = 0;
+  auto link_errno = [&](int pid) {
+    LIBBPF_OPTS(bpf_link_create_opts, lopts);
+    lopts.uprobe_multi.path = "/";
+    lopts.uprobe_multi.offsets = &offset;
+    lopts.uprobe_multi.cnt = 1;
+    lopts.uprobe_multi.pid = static_cast<__u32>(pid);
+    const int fd = bpf_link_create(prog, -1, BPF_TRACE_UPROBE_MULTI, &lopts);
+    const int err = fd < 0 ? errno : 0;
+    if (fd >= 0) ::close(fd);
+    return err;
+  };
+  const bool ok = link_errno(0) == EBADF && link_errno(-1) == EINVAL;
+  ::close(prog);
+  return ok;
+}
 
 }  // namespace
 
@@ -110,8 +151,9 @@ Result<void> BpfLoader::open_and_load() {
   if (int err = process_bpf__load(process_); err) {
     return make_error("loading the process programs failed: " + errno_text(err));
   }
+  if (options_.cuda) uprobe_multi_ = kernel_has_uprobe_multi();
   if (options_.cuda) {
-    // Uprobe programs: loaded now, attached per process and function when CUDA code is found.
+    // Uprobe programs: loaded now, attached per process and file when CUDA code is found.
     cuda_ = cuda_bpf__open();
     if (!cuda_) return make_error("opening the CUDA programs failed: " + errno_text(errno));
     cuda_->rodata->trace_all = options_.trace_all;
@@ -120,52 +162,62 @@ Result<void> BpfLoader::open_and_load() {
     if (auto r = share_maps(cuda_->maps.traced_pids_map, cuda_->maps.events, cuda_->maps.counters_map); !r) {
       return r.error();
     }
+    select_uprobe_programs(cuda_->obj, uprobe_multi_);
     if (int err = cuda_bpf__load(cuda_); err) {
       return make_error("loading the CUDA programs failed: " + errno_text(err) + " (--no-cuda leaves them out)");
     }
+    uprobe_objects_.emplace_back("cuda", cuda_->obj);
   }
   return {};
 }
 
 namespace {
 
-class BpfProbeLink final : public ProbeLink {
+class BpfUprobeLink final : public probes::UprobeLink {
  public:
-  explicit BpfProbeLink(std::vector<bpf_link*> links) : links_(std::move(links)) {}
-  ~BpfProbeLink() override {
-    for (auto* l : links_) bpf_link__destroy(l);
-  }
+  explicit BpfUprobeLink(bpf_link* link) : link_(link) {}
+  ~BpfUprobeLink() override { bpf_link__destroy(link_); }
+  BpfUprobeLink(const BpfUprobeLink&) = delete;
+  BpfUprobeLink& operator=(const BpfUprobeLink&) = delete;
 
  private:
-  std::vector<bpf_link*> links_;
+  bpf_link* link_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<ProbeLink>> BpfLoader::attach_cuda_probe(std::uint32_t pid, const std::string& path,
-                                                                 std::uint64_t offset, std::uint32_t api) {
-  if (!cuda_) return make_error("CUDA tracing is off");
-  std::vector<bpf_link*> links;
-  auto attach_one = [&](bpf_program* prog, bool retprobe) -> Result<void> {
-    LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = api, .retprobe = retprobe);
-    bpf_link* link = bpf_program__attach_uprobe_opts(prog, static_cast<pid_t>(pid), path.c_str(),
-                                                     static_cast<std::size_t>(offset), &opts);
-    if (!link) {
-      const int err = errno;
-      return make_error(fmt::format("uprobe{} on {}+0x{:x} for pid {}: {}", retprobe ? " (return)" : "", path,
-                                    offset, pid, errno_text(err)));
-    }
-    links.push_back(link);
-    return {};
-  };
-  Result<void> r = api == ZT_CUPTI_DELIVER ? attach_one(cuda_->progs.cupti_deliver, false)
-                                           : attach_one(cuda_->progs.cuda_enter, false);
-  if (r && api != ZT_CUPTI_DELIVER) r = attach_one(cuda_->progs.cuda_exit, true);
-  if (!r) {
-    for (auto* l : links) bpf_link__destroy(l);
-    return r.error();
+Result<probes::UprobeLinkPtr> BpfLoader::attach_uprobe(const probes::UprobeRequest& req) {
+  bpf_object* obj = nullptr;
+  for (const auto& [family, o] : uprobe_objects_) {
+    if (family == req.family) obj = o;
   }
-  return std::unique_ptr<ProbeLink>(new BpfProbeLink(std::move(links)));
+  if (!obj) return make_error("the " + req.family + " uprobe programs are not loaded");
+  if (req.offsets.empty() || req.cookies.size() != req.offsets.size() || (!uprobe_multi_ && req.offsets.size() != 1)) {
+    return make_error(fmt::format("uprobe request for {} with {} offsets and {} cookies", req.program,
+                                  req.offsets.size(), req.cookies.size()));
+  }
+  const std::string name = uprobe_multi_ ? req.program + kMultiSuffix : req.program;
+  bpf_program* prog = bpf_object__find_program_by_name(obj, name.c_str());
+  if (!prog) return make_error("no program " + name + " in bpf/" + req.family + ".bpf.c");
+  const auto pid = static_cast<pid_t>(req.pid);
+  bpf_link* link = nullptr;
+  if (uprobe_multi_) {
+    static_assert(sizeof(unsigned long) == sizeof(std::uint64_t) && sizeof(__u64) == sizeof(std::uint64_t));
+    LIBBPF_OPTS(bpf_uprobe_multi_opts, opts, .offsets = reinterpret_cast<const unsigned long*>(req.offsets.data()),
+                .cookies = reinterpret_cast<const __u64*>(req.cookies.data()), .cnt = req.offsets.size(), .retprobe = req.retprobe);
+    link = bpf_program__attach_uprobe_multi(prog, pid, req.path.c_str(), nullptr, &opts);
+  } else {
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = req.cookies.front(), .retprobe = req.retprobe);
+    link = bpf_program__attach_uprobe_opts(prog, pid, req.path.c_str(), static_cast<std::size_t>(req.offsets.front()),
+                                           &opts);
+  }
+  if (!link) {
+    const int err = errno;
+    return make_error(fmt::format("{} ({} function{}) on {}+0x{:x} for pid {}: {}", name, req.offsets.size(),
+                                  req.offsets.size() == 1 ? "" : "s", req.path, req.offsets.front(), req.pid,
+                                  errno_text(err)));
+  }
+  return probes::UprobeLinkPtr(new BpfUprobeLink(link));
 }
 
 Result<void> BpfLoader::attach() {

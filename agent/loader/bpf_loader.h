@@ -6,13 +6,17 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/result.h"
+#include "probes/uprobe_link.h"
 #include "zerotrace/abi.h"
 
 struct sockets_bpf;
 struct process_bpf;
 struct cuda_bpf;
+struct bpf_object;
 
 namespace zt::loader {
 
@@ -24,12 +28,6 @@ struct LoaderOptions {
   bool report_all_execs = false;               // node mode with selection rules
   bool verbose_libbpf = false;                 // libbpf debug messages into the log
   bool cuda = true;                            // load the CUDA uprobe programs (attached per process)
-};
-
-// A probe attached by attach_cuda_probe; detaches when destroyed.
-class ProbeLink {
- public:
-  virtual ~ProbeLink() = default;
 };
 
 using KernelCounters = std::array<std::uint64_t, ZT_CNT_NR>;
@@ -47,11 +45,12 @@ class BpfLoader {
   // Removes the kernel's connection state of a process that exited (the map is LRU anyway).
   void forget_connections(std::uint32_t tgid);
 
-  // Attaches the CUDA programs (bpf/cuda.bpf.c) to the function at `offset` in the ELF file `path`
-  // for process `pid` only: entry and return probes, the attach cookie carrying `api` (enum
-  // zt_cuda_api); ZT_CUPTI_DELIVER gets the CUPTI batch program, entry only.
-  Result<std::unique_ptr<ProbeLink>> attach_cuda_probe(std::uint32_t pid, const std::string& path,
-                                                       std::uint64_t offset, std::uint32_t api);
+  // Attaches program `request.program` of the uprobe family's BPF object (bpf/<family>.bpf.c,
+  // looked up by name) to functions of one file for one process: one uprobe_multi link for every
+  // offset where the kernel has them, else one offset per request.
+  Result<probes::UprobeLinkPtr> attach_uprobe(const probes::UprobeRequest& request);
+  // Whether the uprobe programs were loaded for uprobe_multi links (kernel 6.6+, process filter fixed).
+  bool uprobe_multi() const { return uprobe_multi_; }
   bool cuda_enabled() const { return cuda_ != nullptr; }
 
   int ringbuf_fd() const;
@@ -67,6 +66,8 @@ class BpfLoader {
   sockets_bpf* sockets_ = nullptr;
   process_bpf* process_ = nullptr;
   cuda_bpf* cuda_ = nullptr;
+  bool uprobe_multi_ = false;
+  std::vector<std::pair<std::string, bpf_object*>> uprobe_objects_;  // family name -> object
 };
 
 // Routes libbpf's messages into spdlog (warnings always, debug output when `verbose`).

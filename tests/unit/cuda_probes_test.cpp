@@ -1,24 +1,41 @@
 // Finding CUDA functions in real programs built with nvcc (tests/workloads/cuda): in the executable
-// with the default static cudart, in libcudart.so with -cudart shared, and in a running process.
+// with the default static cudart, in libcudart.so with -cudart shared, and in a running process;
+// naming their kernels. The attacher itself is tested on a fake /proc in uprobe_attacher_test.cpp.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
 
+#include <spdlog/fmt/fmt.h>
+
 #include "cuda/cuda_api.h"
 #include "cuda/cuda_probes.h"
+#include "cuda/kernel_naming.h"
+#include "probes/uprobe_attacher.h"
+#include "symbols/proc_maps.h"
 
 namespace zt::cuda {
 namespace {
 
 #if defined(ZT_GPU_STEPS_STATIC)
 
-std::map<std::string, ProbeSite> by_symbol(const std::vector<ProbeSite>& sites) {
-  std::map<std::string, ProbeSite> out;
-  for (const auto& s : sites) out[s.symbol] = s;
+struct Site {
+  std::uint64_t offset = 0;
+  std::uint32_t api = 0;
+};
+
+// The CUDA functions `elf` defines, by the symbol found.
+std::map<std::string, Site> by_symbol(const symbols::ElfFile& elf) {
+  const auto& family = probe_family();
+  std::map<std::string, Site> out;
+  for (const auto& s : probes::find_sites(family, elf).sites) {
+    out[s.symbol] = Site{s.offset, static_cast<std::uint32_t>(family.probes[s.spec].cookie)};
+  }
   return out;
 }
 
@@ -61,7 +78,7 @@ class Waiting {
 TEST(CudaProbeSites, StaticCudartIsFoundInTheExecutable) {
   auto elf = symbols::ElfFile::open(ZT_GPU_STEPS_STATIC);
   ASSERT_TRUE(elf) << elf.error().message;
-  const auto sites = by_symbol(find_probe_sites(**elf));
+  const auto sites = by_symbol(**elf);
   // CUDA 13's <<<>>> stubs call __cudaLaunchKernel (a local symbol of the executable here).
   for (const char* name : {"__cudaLaunchKernel", "cudaLaunchKernel", "cudaMemcpy", "cudaMalloc", "cudaFree",
                            "cudaMemset", "cudaDeviceSynchronize", "__cudaGetKernel"}) {
@@ -84,74 +101,162 @@ TEST(CudaProbeSites, SharedCudartProgramHasNoneOfItsOwn) {
   auto elf = symbols::ElfFile::open(ZT_GPU_STEPS_SHARED);
   ASSERT_TRUE(elf) << elf.error().message;
   // The stubs themselves are in the program; the functions they call are in libcudart.so.
-  EXPECT_TRUE(find_probe_sites(**elf).empty());
+  EXPECT_TRUE(by_symbol(**elf).empty());
 }
 
 class RecordingAttach {
  public:
-  CudaProbes::Attach fn() {
-    return [this](std::uint32_t pid, const ProbeSite& site) -> Result<std::shared_ptr<void>> {
-      attached.push_back({pid, site});
-      return std::shared_ptr<void>(std::make_shared<int>(0));
+  struct Link : probes::UprobeLink {};
+  probes::AttachUprobe fn() {
+    return [this](const probes::UprobeRequest& r) -> Result<probes::UprobeLinkPtr> {
+      requests.push_back(r);
+      return probes::UprobeLinkPtr(new Link);
     };
   }
-  std::vector<std::pair<std::uint32_t, ProbeSite>> attached;
+  std::vector<probes::UprobeRequest> requests;
 };
+
+probes::UprobeAttacher cuda_attacher(probes::AttachUprobe attach) {
+  probes::UprobeAttacherOptions o;
+  o.uprobe_multi = true;
+  return probes::UprobeAttacher({probe_family()}, std::move(attach), o);
+}
 
 TEST(CudaProbes, ScanFindsTheStaticRuntimeInARunningProcess) {
   Waiting program(ZT_GPU_STEPS_STATIC);
   RecordingAttach rec;
-  CudaProbes probes(rec.fn());
+  auto probes = cuda_attacher(rec.fn());
   const std::size_t n = probes.scan(program.pid());
   ASSERT_GT(n, 5u);
-  ASSERT_EQ(rec.attached.size(), n);
-  std::set<std::string> symbols;
-  for (const auto& [pid, site] : rec.attached) {
-    EXPECT_EQ(pid, program.pid());
-    EXPECT_EQ(site.module, ZT_GPU_STEPS_STATIC);
+  // One link per program for the executable: calls (entry and return); no CUPTI library here.
+  ASSERT_EQ(rec.requests.size(), 2u);
+  std::set<std::string> programs;
+  for (const auto& r : rec.requests) {
+    EXPECT_EQ(r.family, "cuda");
+    EXPECT_EQ(r.pid, program.pid());
     // Reached through the process's own root, so a container's files are its own.
-    EXPECT_EQ(site.path, "/proc/" + std::to_string(program.pid()) + "/root" + ZT_GPU_STEPS_STATIC);
-    symbols.insert(site.symbol);
+    EXPECT_EQ(r.path, "/proc/" + std::to_string(program.pid()) + "/root" + ZT_GPU_STEPS_STATIC);
+    EXPECT_EQ(r.offsets.size(), n);
+    programs.insert(r.program);
   }
-  EXPECT_TRUE(symbols.contains("__cudaLaunchKernel"));
-  EXPECT_EQ(probes.probed_processes(), 1u);
+  EXPECT_EQ(programs, (std::set<std::string>{"cuda_enter", "cuda_exit"}));
+  auto elf = symbols::ElfFile::open(ZT_GPU_STEPS_STATIC);
+  ASSERT_TRUE(elf);
+  const auto sym = (*elf)->find_function("__cudaLaunchKernel");
+  ASSERT_TRUE(sym);
+  const auto& offsets = rec.requests.front().offsets;
+  const auto at = std::find(offsets.begin(), offsets.end(), *(*elf)->file_offset(*sym));
+  ASSERT_NE(at, offsets.end());
+  EXPECT_EQ(rec.requests.front().cookies[static_cast<std::size_t>(at - offsets.begin())],
+            static_cast<std::uint64_t>(ZT_CUDA_LAUNCH_KERNEL_HANDLE));
+  EXPECT_EQ(probes.probed_processes("cuda"), 1u);
   // A second scan finds nothing new: files already examined in the process are skipped.
   EXPECT_EQ(probes.scan(program.pid()), 0u);
-  EXPECT_EQ(probes.stats().carriers, 1u);
-  probes.forget(program.pid());
+  EXPECT_EQ(probes.family_stats("cuda").files_probed, 1u);
+  probes.on_exit(program.pid());
   EXPECT_EQ(probes.probed_processes(), 0u);
 }
 
 TEST(CudaProbes, ScanFindsLibcudartOfASharedProgram) {
   Waiting program(ZT_GPU_STEPS_SHARED);
   RecordingAttach rec;
-  CudaProbes probes(rec.fn());
+  auto probes = cuda_attacher(rec.fn());
   ASSERT_GT(probes.scan(program.pid()), 5u);
-  std::set<std::string> modules;
-  for (const auto& [pid, site] : rec.attached) modules.insert(site.module);
-  ASSERT_EQ(modules.size(), 1u);
-  EXPECT_NE(modules.begin()->find("libcudart.so"), std::string::npos) << *modules.begin();
+  std::set<std::string> paths;
+  for (const auto& r : rec.requests) paths.insert(r.path);
+  ASSERT_EQ(paths.size(), 1u);
+  EXPECT_NE(paths.begin()->find("libcudart.so"), std::string::npos) << *paths.begin();
 }
 
 TEST(CudaProbes, FailedAttachmentsAreCountedNotFatal) {
   Waiting program(ZT_GPU_STEPS_STATIC);
-  CudaProbes probes([](std::uint32_t, const ProbeSite&) -> Result<std::shared_ptr<void>> {
+  auto probes = cuda_attacher([](const probes::UprobeRequest&) -> Result<probes::UprobeLinkPtr> {
     return make_error("no uprobes here");
   });
   EXPECT_EQ(probes.scan(program.pid()), 0u);
-  EXPECT_GT(probes.stats().probes_failed, 5u);
+  EXPECT_GT(probes.family_stats("cuda").functions_failed, 5u);
   EXPECT_EQ(probes.probed_processes(), 0u);
+}
+
+// Kernel names of a running program through its symbols: a host function (the address a
+// cudaLaunchKernel call carries) names its kernel; an address inside a function does not.
+TEST(KernelNaming, HostFunctionsAreNamedThroughTheProcessSymbols) {
+  Waiting program(ZT_GPU_STEPS_STATIC);
+  auto elf = symbols::ElfFile::open(ZT_GPU_STEPS_STATIC);
+  ASSERT_TRUE(elf);
+  const symbols::Symbol* stub = nullptr;
+  for (const auto& s : (*elf)->symbols()) {
+    if (s.type == symbols::Symbol::Func && s.name.find("__device_stub__") != std::string::npos) stub = &s;
+  }
+  ASSERT_NE(stub, nullptr) << "no kernel stub in " << ZT_GPU_STEPS_STATIC;
+  symbols::SymbolCache cache;
+  symbols::ProcessSymbolizer symbolizer(program.pid(), cache);
+  std::optional<std::uint64_t> bias;
+  for (const auto& m : symbolizer.modules()) {
+    if (m.mapping.path == ZT_GPU_STEPS_STATIC) bias = m.bias;
+  }
+  ASSERT_TRUE(bias);
+  KernelNaming naming(cache);
+  const auto name = naming.kernel_name(program.pid(), ZT_CUDA_LAUNCH_KERNEL, stub->address + *bias);
+  ASSERT_TRUE(name);
+  EXPECT_EQ(name->mangled, stub->name);
+  EXPECT_FALSE(naming.kernel_name(program.pid(), ZT_CUDA_LAUNCH_KERNEL, stub->address + *bias + 1));
+  EXPECT_EQ(naming.stats().names_unknown, 1u);
 }
 
 #endif
 
-TEST(CudaProbes, AGoneProcessIsNotAnError) {
-  CudaProbes probes([](std::uint32_t, const ProbeSite&) -> Result<std::shared_ptr<void>> {
-    ADD_FAILURE() << "nothing to attach";
-    return make_error("unexpected");
-  });
-  EXPECT_EQ(probes.scan(0x7ffffff0u), 0u);
-  EXPECT_EQ(probes.stats().scans, 0u);
+// Launch records are read after the launching process may have exited: names come from the files
+// its last scan saw.
+TEST(KernelNaming, AnExitedProcessIsNamedFromItsLastScan) {
+  const std::filesystem::path root =
+      std::filesystem::temp_directory_path() / ("zt-naming-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(root / "77" / "root" / "usr" / "bin");
+  std::filesystem::create_symlink(ZT_ELF_PIE, root / "77" / "root" / "usr" / "bin" / "prog");
+  auto elf = symbols::ElfFile::open(ZT_ELF_PIE);
+  ASSERT_TRUE(elf);
+  const symbols::Segment* text = nullptr;
+  for (const auto& seg : (*elf)->segments()) {
+    if (seg.flags & 1) text = &seg;  // PF_X
+  }
+  ASSERT_NE(text, nullptr);
+  constexpr std::uint64_t kBase = 0x555555554000;
+  const std::uint64_t start = kBase + (text->vaddr & ~0xfffull);
+  const auto maps = symbols::parse_maps(fmt::format("{:x}-{:x} r-xp {:08x} fd:01 5 /usr/bin/prog\n", start,
+                                                    start + ((text->filesz + 0xfff) & ~0xfffull) + 0x1000,
+                                                    text->offset & ~0xfffull));
+  ASSERT_EQ(maps.size(), 1u);
+  symbols::SymbolCache cache;
+  KernelNaming naming(cache, root.string());
+  naming.on_maps(77, maps);
+  std::filesystem::remove_all(root);  // the process is gone
+
+  const auto func = (*elf)->find_function("zt_fixture_global");
+  ASSERT_TRUE(func);
+  const auto name = naming.kernel_name(77, ZT_CUDA_LAUNCH_KERNEL, kBase + func->address);
+  ASSERT_TRUE(name);
+  EXPECT_EQ(name->mangled, "zt_fixture_global");
+  naming.on_exit(77);
+  EXPECT_FALSE(naming.kernel_name(77, ZT_CUDA_LAUNCH_KERNEL, kBase + func->address));
+}
+
+TEST(CudaProbes, TheFamilyCoversEveryApiOnce) {
+  const auto& family = probe_family();
+  EXPECT_EQ(family.name, "cuda");
+  EXPECT_TRUE(family.library.any_file_defining);  // static cudart
+  ASSERT_EQ(family.probes.size(), all_apis().size());
+  std::set<std::uint64_t> cookies;
+  for (const auto& spec : family.probes) {
+    EXPECT_TRUE(cookies.insert(spec.cookie).second);
+    EXPECT_FALSE(spec.required);
+    if (spec.cookie == ZT_CUPTI_DELIVER) {
+      EXPECT_EQ(spec.entry_program, "cupti_deliver");
+      EXPECT_TRUE(spec.return_program.empty());
+    } else {
+      EXPECT_EQ(spec.entry_program, "cuda_enter");
+      EXPECT_EQ(spec.return_program, "cuda_exit");
+    }
+  }
 }
 
 TEST(CudaApi, EveryApiHasANameAndSymbols) {

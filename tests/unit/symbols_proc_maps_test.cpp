@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "symbols/process_symbols.h"
 #include "symbols/proc_maps.h"
@@ -114,6 +115,18 @@ TEST(SymbolsCacheTest, LeastRecentlyUsedGoesFirst) {
   EXPECT_EQ(cache.stats().misses, misses + 1);
 }
 
+// A /proc holding one process (pid 1) whose maps a test writes.
+class FakeProcRoot {
+ public:
+  FakeProcRoot() : root_(test_path("proc")) { std::filesystem::create_directories(root_ + "/1"); }
+  ~FakeProcRoot() { std::filesystem::remove_all(root_); }
+  void maps(const std::string& text) { std::ofstream(root_ + "/1/maps") << text; }
+  const std::string& root() const { return root_; }
+
+ private:
+  std::string root_;
+};
+
 TEST(SymbolsProcessTest, ResolvesOwnAndLaterLoadedCode) {
   SymbolCache cache;
   ProcessSymbolizer symbolizer(static_cast<std::uint32_t>(::getpid()), cache);
@@ -139,6 +152,72 @@ TEST(SymbolsProcessTest, ResolvesOwnAndLaterLoadedCode) {
   ASSERT_TRUE(self);
   EXPECT_EQ(self->demangled.rfind("zt::symbols::path_in_process(", 0), 0u) << self->demangled;
   EXPECT_FALSE(symbolizer.resolve(8));
+}
+
+TEST(SymbolsProcessTest, ModulesCarryTheirLoadBias) {
+  SymbolCache cache;
+  ProcessSymbolizer symbolizer(static_cast<std::uint32_t>(::getpid()), cache);
+  const auto marker = reinterpret_cast<std::uint64_t>(&zt_symbols_test_marker);
+  const auto r = symbolizer.resolve(marker);
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(r->elf);
+  // Another symbol of the same file, at its runtime address through the same bias.
+  const auto sym = r->elf->find_function("zt_symbols_test_marker");
+  ASSERT_TRUE(sym);
+  EXPECT_EQ(sym->address + r->bias, marker);
+
+  const auto modules = symbolizer.modules();
+  std::set<std::pair<std::uint64_t, std::uint64_t>> files;
+  const LoadedModule* own = nullptr;
+  for (const auto& m : modules) {
+    EXPECT_TRUE(m.mapping.executable());
+    EXPECT_TRUE(files.emplace(m.mapping.dev_major * 1000 + m.mapping.dev_minor, m.mapping.inode).second)
+        << "listed twice: " << m.mapping.path;
+    if (m.elf == r->elf) own = &m;
+  }
+  ASSERT_NE(own, nullptr);
+  EXPECT_EQ(own->bias, r->bias);
+}
+
+TEST(SymbolsProcessTest, AddressesOutsideTheMapsCanBeLeftUnread) {
+  FakeProcRoot proc;
+  proc.maps("00400000-00401000 r-xp 00000000 fd:01 7 /bin/x\n");
+  SymbolCache cache;
+  ProcessSymbolizer symbolizer(1, cache, proc.root());
+  EXPECT_FALSE(symbolizer.resolve(0x500000, false));
+  // A library mapped later: found when the maps are read again, not before.
+  proc.maps("00400000-00401000 r-xp 00000000 fd:01 7 /bin/x\n"
+            "00500000-00501000 r-xp 00000000 fd:01 8 /lib/y.so\n");
+  EXPECT_FALSE(symbolizer.resolve(0x500000, false));
+  EXPECT_EQ(symbolizer.mappings().size(), 1u);
+  EXPECT_FALSE(symbolizer.resolve(0x500000));  // no such file under the fake root
+  EXPECT_EQ(symbolizer.mappings().size(), 2u);
+}
+
+TEST(SymbolsProcessTest, FilesOfMappingsAndLoadBias) {
+  Mapping m;
+  m.start = 0x7f0000001000;
+  m.end = 0x7f0000003000;
+  m.path = "/usr/lib/x.so";
+  EXPECT_EQ(mapping_file_path(9, m, "/p"), "/p/9/root/usr/lib/x.so");
+  m.deleted = true;
+  EXPECT_EQ(mapping_file_path(9, m, "/p"), "/p/9/map_files/7f0000001000-7f0000003000");
+
+  auto elf = ElfFile::open(ZT_ELF_VERSIONED);
+  ASSERT_TRUE(elf);
+  const auto func = elf.value()->find_function("zt_lib_func");
+  ASSERT_TRUE(func);
+  // The library's executable mapping in a process that loaded it at 0x7f0000000000.
+  const Segment* text = nullptr;
+  for (const auto& seg : elf.value()->segments()) {
+    if (seg.flags & 1) text = &seg;  // PF_X
+  }
+  ASSERT_NE(text, nullptr);
+  m.offset = text->offset & ~0xfffull;
+  m.start = 0x7f0000000000 + (text->vaddr & ~0xfffull);
+  EXPECT_EQ(load_bias(m, *elf.value()), 0x7f0000000000u);
+  m.offset = 0x7fffffff000;  // beyond every segment
+  EXPECT_FALSE(load_bias(m, *elf.value()));
 }
 
 }  // namespace

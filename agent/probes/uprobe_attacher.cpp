@@ -1,0 +1,213 @@
+#include "probes/uprobe_attacher.h"
+
+#include <fnmatch.h>
+#include <sys/sysmacros.h>
+
+#include <algorithm>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "symbols/process_symbols.h"
+
+namespace zt::probes {
+namespace {
+
+std::string file_name(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+FoundSites find_sites(const UprobeFamily& family, const symbols::ElfFile& elf) {
+  FoundSites out;
+  std::set<std::uint64_t> offsets;
+  for (std::size_t i = 0; i < family.probes.size(); ++i) {
+    const UprobeSpec& spec = family.probes[i];
+    bool found = false;
+    for (const auto& name : spec.symbols) {
+      const auto sym = elf.find_function(name);
+      // An IFUNC's address is its resolver's, not the function's.
+      if (!sym || sym->type != symbols::Symbol::Func) continue;
+      const auto offset = elf.file_offset(*sym);
+      if (!offset) continue;
+      found = true;
+      if (offsets.insert(*offset).second) out.sites.push_back(UprobeSite{i, name, *offset});
+      if (!spec.every_variant) break;
+    }
+    if (!found && spec.required && out.missing_required.empty() && !spec.symbols.empty()) {
+      out.missing_required = spec.symbols.front();
+    }
+  }
+  return out;
+}
+
+UprobeAttacher::UprobeAttacher(std::vector<UprobeFamily> families, AttachUprobe attach, UprobeAttacherOptions options,
+                               symbols::SymbolCache* cache)
+    : families_(std::move(families)),
+      attach_(std::move(attach)),
+      options_(std::move(options)),
+      own_cache_(cache ? nullptr : std::make_unique<symbols::SymbolCache>()),
+      cache_(cache ? cache : own_cache_.get()),
+      family_stats_(families_.size()) {}
+
+void UprobeAttacher::request_scan(std::uint32_t pid, std::uint64_t due_ns) {
+  if (pid == options_.self_pid && pid != 0) return;
+  auto [it, fresh] = due_.emplace(pid, due_ns);
+  if (!fresh) it->second = std::min(it->second, due_ns);
+}
+
+void UprobeAttacher::on_exec(std::uint32_t pid, std::uint64_t now_ns) {
+  processes_.erase(pid);
+  request_scan(pid, now_ns);
+}
+
+void UprobeAttacher::on_exit(std::uint32_t pid) {
+  processes_.erase(pid);
+  due_.erase(pid);
+}
+
+void UprobeAttacher::tick(std::uint64_t now_ns) {
+  for (auto it = due_.begin(); it != due_.end();) {
+    if (it->second > now_ns) {
+      ++it;
+      continue;
+    }
+    const std::uint32_t pid = it->first;
+    it = due_.erase(it);
+    scan(pid);
+  }
+}
+
+bool UprobeAttacher::candidate(const UprobeFamily& family, const std::string& module) const {
+  if (family.library.any_file_defining) return true;
+  const std::string name = file_name(module);
+  return std::any_of(family.library.file_names.begin(), family.library.file_names.end(),
+                     [&](const std::string& pattern) { return ::fnmatch(pattern.c_str(), name.c_str(), 0) == 0; });
+}
+
+std::size_t UprobeAttacher::scan(std::uint32_t pid) {
+  if (pid == options_.self_pid && pid != 0) return 0;
+  auto maps = symbols::read_maps(pid, options_.proc_root);
+  if (!maps) return 0;  // gone already
+  ++stats_.scans;
+  if (options_.on_maps) options_.on_maps(pid, maps.value());
+  Process& p = processes_[pid];
+  std::size_t attached = 0;
+  for (const auto& m : symbols::executable_mappings(maps.value())) {
+    if (!p.seen.insert(FileId{makedev(m.dev_major, m.dev_minor), m.inode}).second) continue;
+    ++stats_.files_examined;
+    std::vector<std::size_t> wanted;
+    for (std::size_t f = 0; f < families_.size(); ++f) {
+      if (candidate(families_[f], m.path)) wanted.push_back(f);
+    }
+    if (wanted.empty()) continue;
+    const std::string path = symbols::mapping_file_path(pid, m, options_.proc_root);
+    auto elf = cache_->get(path);
+    if (!elf) {
+      ++stats_.files_unreadable;
+      spdlog::debug("pid {}: {} not examined for uprobes: {}", pid, m.path, elf.error().message);
+      continue;
+    }
+    for (std::size_t f : wanted) attached += probe_file(pid, p, f, m.path, path, *elf.value());
+  }
+  return attached;
+}
+
+std::size_t UprobeAttacher::probe_file(std::uint32_t pid, Process& p, std::size_t f, const std::string& module,
+                                       const std::string& path, const symbols::ElfFile& elf) {
+  const UprobeFamily& family = families_[f];
+  UprobeFamilyStats& fs = family_stats_[f];
+  const FoundSites found = find_sites(family, elf);
+  if (found.sites.empty()) return 0;
+  if (!found.missing_required.empty()) {
+    ++fs.files_incomplete;
+    spdlog::info("pid {}: {} not probed for {}: it lacks {}", pid, module, family.display_name,
+                 found.missing_required);
+    return 0;
+  }
+
+  // Sites grouped by their program pair: a group is attached whole (entry and return together).
+  std::map<std::pair<std::string, std::string>, std::vector<const UprobeSite*>> groups;
+  for (const auto& site : found.sites) {
+    const UprobeSpec& spec = family.probes[site.spec];
+    if (spec.entry_program.empty() && spec.return_program.empty()) continue;
+    groups[{spec.entry_program, spec.return_program}].push_back(&site);
+  }
+
+  std::size_t total = 0;
+  for (const auto& [programs, sites] : groups) total += sites.size();
+  Probed probed{f, module, {}};
+  std::size_t ok = 0;
+  std::string first_error;
+  // Attaches `sites` with both programs of a group, or nothing.
+  auto attach_group = [&](const std::string& entry, const std::string& ret,
+                          const std::vector<const UprobeSite*>& sites) -> bool {
+    std::vector<UprobeLinkPtr> links;
+    for (const auto* program : {&entry, &ret}) {
+      if (program->empty()) continue;
+      UprobeRequest req{family.name, *program, program == &ret, pid, path, {}, {}};
+      for (const auto* site : sites) {
+        req.offsets.push_back(site->offset);
+        req.cookies.push_back(family.probes[site->spec].cookie);
+      }
+      auto link = attach_(req);
+      if (!link) {
+        if (first_error.empty()) first_error = link.error().message;
+        return false;
+      }
+      links.push_back(std::move(link.value()));
+    }
+    fs.links += links.size();
+    for (auto& l : links) probed.links.push_back(std::move(l));
+    return true;
+  };
+  for (const auto& [programs, sites] : groups) {
+    const auto& [entry, ret] = programs;
+    if (options_.uprobe_multi && attach_group(entry, ret, sites)) {
+      ok += sites.size();
+      continue;
+    }
+    // One link per function: without uprobe_multi, or to keep the functions that can be probed
+    // when one of them cannot.
+    if (options_.uprobe_multi) ++stats_.multi_fallbacks;
+    for (const auto* site : sites) {
+      if (attach_group(entry, ret, {site})) {
+        ++ok;
+      } else {
+        ++fs.functions_failed;
+      }
+    }
+  }
+  fs.functions_attached += ok;
+  if (ok) {
+    ++fs.files_probed;
+    spdlog::info("pid {}: probing {} {} functions in {}", pid, ok, family.display_name, module);
+    p.probed.push_back(std::move(probed));
+  }
+  if (ok < total) {
+    spdlog::warn("pid {}: {} of {} {} probes in {} failed: {}", pid, total - ok, total,
+                 family.display_name, module, first_error);
+  }
+  return ok;
+}
+
+std::size_t UprobeAttacher::probed_processes(const std::string& family) const {
+  std::size_t n = 0;
+  for (const auto& [pid, p] : processes_) {
+    n += std::any_of(p.probed.begin(), p.probed.end(),
+                     [&](const Probed& pr) { return family.empty() || families_[pr.family].name == family; });
+  }
+  return n;
+}
+
+const UprobeFamilyStats& UprobeAttacher::family_stats(const std::string& family) const {
+  static const UprobeFamilyStats kNone;
+  for (std::size_t f = 0; f < families_.size(); ++f) {
+    if (families_[f].name == family) return family_stats_[f];
+  }
+  return kNone;
+}
+
+}  // namespace zt::probes
