@@ -116,6 +116,14 @@ std::string base64url_decode(std::string_view text) {
   return out;
 }
 
+// /package.Service/Method, or unresolved.
+bool is_grpc_path(std::string_view path) {
+  if (path == kUnresolved) return true;
+  const std::size_t slash = path.find('/', 1);
+  return path.size() > 1 && path.front() == '/' && slash != std::string_view::npos && slash > 1 &&
+         slash + 1 < path.size() && path.find('/', slash + 1) == std::string_view::npos;
+}
+
 // The HttpMessage the request hook sees for an HTTP/2 request.
 HttpMessage request_view(const Http2Exchange& exchange) {
   const Http2Message& request = exchange.request;
@@ -739,7 +747,6 @@ void Http2ConnectionParser::finalize(Stream& stream) {
     grpc_status = find_field(block, "grpc-status");
     grpc_message = find_field(block, "grpc-message");
     if (grpc_status != nullptr) exchange.grpc = true;
-    exchange.trailers_only = exchange.grpc && stream.response_headers_ended_stream;
   }
   if (!exchange.grpc && response != nullptr && (content_type == nullptr || *content_type == kUnresolved) &&
       request.unresolved_headers > 0 && (exchange.method == "POST" || exchange.method == kUnresolved) &&
@@ -752,6 +759,16 @@ void Http2ConnectionParser::finalize(Stream& stream) {
     exchange.grpc = exchange.grpc_inferred =
         whole_messages(stream.request_messages) && whole_messages(stream.response_messages);
   }
+  if (exchange.grpc) {
+    carries_grpc_ = true;
+  } else if (carries_grpc_ && (content_type == nullptr ? request.unresolved_headers > 0 : *content_type == kUnresolved) &&
+             (exchange.method == "POST" || exchange.method == kUnresolved) && is_grpc_path(exchange.path)) {
+    // Its content-type is hidden in a table entry made before the agent attached, and other
+    // streams of this connection showed gRPC: a connection carries one protocol, so this is gRPC
+    // too, even when it cannot show it itself (Trailers-Only, cut short, no messages).
+    exchange.grpc = exchange.grpc_inferred = true;
+  }
+  if (response != nullptr) exchange.trailers_only = exchange.grpc && stream.response_headers_ended_stream;
   if (grpc_status != nullptr) {
     if (const std::optional<int> code = parse_decimal(*grpc_status, 9)) exchange.grpc_status = *code;
   }
