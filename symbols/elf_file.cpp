@@ -302,7 +302,7 @@ struct ElfFile::Parser {
     out.raw_size = std::min<std::uint64_t>(data->d_size, sh.sh_size);
     if (sh.sh_flags & SHF_COMPRESSED) {
       auto inflated = inflate_section(out.view(), is64, section_name(i));
-      if (!inflated) return inflated.error();
+      if (!inflated) return fail(inflated.error().message);  // named after the file, as every error
       out.owned = std::move(inflated.value());
       out.is_owned = true;
     }
