@@ -1,6 +1,6 @@
 #include "exporters/http_client.h"
 
-#include "core/key_value_list.h"
+#include "core/text.h"
 
 #include <algorithm>
 #include <cctype>
@@ -31,9 +31,9 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
   const auto colon = line.find(':');
   if (colon != std::string_view::npos) {
-    std::string name(trim_ows(line.substr(0, colon)));
+    std::string name(zt::text::trim(line.substr(0, colon)));
     std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-    const auto value = trim_ows(line.substr(colon + 1));
+    const auto value = zt::text::trim(line.substr(colon + 1));
     if (name == "retry-after") response->retry_after = parse_retry_after(value);
     if (name == "content-type") response->content_type = std::string(value);
   }
@@ -158,7 +158,7 @@ Result<std::string> gzip_decompress(std::string_view data, std::size_t max_size)
 }
 
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value) {
-  value = trim_ows(value);
+  value = zt::text::trim(value);
   if (value.empty()) return std::nullopt;
   std::int64_t seconds = 0;
   const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);

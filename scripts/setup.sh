@@ -13,7 +13,7 @@ fi
 MAIN_PKGS=(
   build-essential cmake ninja-build pkg-config git
   clang llvm lld libclang-rt-14-dev libfuzzer-14-dev
-  libelf-dev zlib1g-dev
+  libelf-dev zlib1g-dev uuid-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # exporters: OTLP protobuf/gRPC, HTTP transports

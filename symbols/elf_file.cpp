@@ -17,6 +17,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/fd.h"
+
 namespace zt::symbols {
 
 namespace {
@@ -51,13 +53,7 @@ std::string libelf_error() {
   return m ? m : "unknown libelf error";
 }
 
-// Owns an fd or a libelf handle for the duration of one parse.
-struct FdCloser {
-  int fd = -1;
-  ~FdCloser() {
-    if (fd >= 0) ::close(fd);
-  }
-};
+// Owns a libelf handle for the duration of one parse.
 struct ElfCloser {
   Elf* elf = nullptr;
   ~ElfCloser() {
@@ -306,7 +302,7 @@ struct ElfFile::Parser {
     out.raw_size = std::min<std::uint64_t>(data->d_size, sh.sh_size);
     if (sh.sh_flags & SHF_COMPRESSED) {
       auto inflated = inflate_section(out.view(), is64, section_name(i));
-      if (!inflated) return inflated.error();
+      if (!inflated) return fail(inflated.error().message);  // named after the file, as every error
       out.owned = std::move(inflated.value());
       out.is_owned = true;
     }
@@ -511,20 +507,20 @@ namespace {
 // Opens `path` for libelf after the header checks. ELF_C_READ: libelf reads what is asked for with
 // pread, no mapping (a file truncated under us gives a read error, not SIGBUS) and no copy of the
 // whole file.
-Result<void> begin_file(const std::string& path, ElfFile::Parser& p, FdCloser& fd, ElfCloser& elf) {
+Result<void> begin_file(const std::string& path, ElfFile::Parser& p, UniqueFd& fd, ElfCloser& elf) {
   init_libelf();
   p.name = path;
-  fd.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd.fd < 0) return p.fail(std::string("cannot open: ") + std::strerror(errno));
+  fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return p.fail(std::string("cannot open: ") + std::strerror(errno));
   struct stat st {};
-  if (::fstat(fd.fd, &st) != 0) return p.fail(std::string("cannot stat: ") + std::strerror(errno));
+  if (::fstat(fd.get(), &st) != 0) return p.fail(std::string("cannot stat: ") + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) return p.fail("not a regular file");
   p.file_size = static_cast<std::uint64_t>(st.st_size);
-  p.read_raw = [f = fd.fd](std::uint64_t offset, char* out, std::size_t size) {
+  p.read_raw = [f = fd.get()](std::uint64_t offset, char* out, std::size_t size) {
     return ::pread(f, out, size, static_cast<off_t>(offset)) == static_cast<ssize_t>(size);
   };
   if (auto ok = p.check_header(); !ok) return ok;
-  elf.elf = elf_begin(fd.fd, ELF_C_READ, nullptr);
+  elf.elf = elf_begin(fd.get(), ELF_C_READ, nullptr);
   if (!elf.elf) return p.fail("libelf cannot read it: " + libelf_error());
   p.elf = elf.elf;
   return {};
@@ -534,7 +530,7 @@ Result<void> begin_file(const std::string& path, ElfFile::Parser& p, FdCloser& f
 
 Result<std::string> ElfFile::read_build_id(const std::string& path) {
   Parser p;
-  FdCloser fd;
+  UniqueFd fd;
   ElfCloser elf;
   if (auto ok = begin_file(path, p, fd, elf); !ok) return ok.error();
   ElfFile f;
@@ -546,7 +542,7 @@ Result<std::shared_ptr<const ElfFile>> ElfFile::open(const std::string& path, co
   std::shared_ptr<ElfFile> f(new ElfFile());
   f->name_ = path;
   Parser p;
-  FdCloser fd;
+  UniqueFd fd;
   ElfCloser elf;
   if (auto ok = begin_file(path, p, fd, elf); !ok) return ok.error();
   if (auto ok = p.parse(*f); !ok) return ok.error();

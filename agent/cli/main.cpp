@@ -83,8 +83,8 @@ int main(int argc, char** argv) {
 
   auto add_common = [&](CLI::App* sub) {
     sub->add_option("-o,--output", outputs,
-                    "Where spans go: console (default), console=FILE, jsonl=FILE, chrome=FILE (FILE - is stdout); "
-                    "repeatable");
+                    "Where spans go: console (default), console=FILE, jsonl=FILE, chrome=FILE (FILE - is stdout), "
+                    "otlp, otlp=ENDPOINT, zipkin, zipkin=URL; repeatable");
     sub->add_option("--capture-bytes", capture_bytes, "Payload prefix captured per syscall (power of two, 64..8192; default 4096)")
         ->check(CLI::Range(64u, 8192u));
     sub->add_option("--assembly-wait", assembly_wait_ms,

@@ -3,18 +3,16 @@
 #include <algorithm>
 #include <array>
 
+#include "core/text.h"
+
 namespace zt::context {
 namespace {
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using text::hex_value;
+using text::trim;
 
 bool is_lower_hex(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  return std::all_of(s.begin(), s.end(), text::is_lower_hex_digit);
 }
 
 // Decodes exactly 2*N hex digits (any case) into N bytes.
@@ -51,12 +49,6 @@ TraceContext make_context(const std::array<std::uint8_t, 16>& trace_id, const st
   ctx.span_id = span_id;
   ctx.format = format;
   return ctx;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 std::vector<std::string_view> split(std::string_view s, char sep) {

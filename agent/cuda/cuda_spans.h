@@ -1,4 +1,4 @@
-// CUDA calls and GPU work to spans (docs/gpu-spans.md is the user-facing version of this comment).
+// CUDA calls and GPU work to spans (docs/gpu.md is the user-facing version of this comment).
 //
 // Two sources feed it, per process:
 //  - uprobes (on_call): one zt_cuda_call_event per probed API call, CPU side only;
@@ -45,6 +45,7 @@
 
 #include "core/clock.h"
 #include "trace/span.h"
+#include "cuda/cuda_abi_layout.h"
 #include "zerotrace/cuda_abi.h"
 
 namespace zt::cuda {

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "core/result.h"
+#include "cuda/cuda_abi_layout.h"
 #include "zerotrace/cuda_abi.h"
 
 namespace zt::cuda {

@@ -3,11 +3,12 @@
 #include <algorithm>
 #include <array>
 
+#include "core/text.h"
+
 namespace zt::discovery {
 namespace {
 
 constexpr std::size_t kContainerIdLength = 64;
-constexpr std::size_t kUuidLength = 36;
 constexpr std::string_view kScopeSuffix = ".scope";
 constexpr std::string_view kSliceSuffix = ".slice";
 // systemd scope names the runtimes give a container's cgroup: "<prefix><id>.scope".
@@ -15,19 +16,8 @@ constexpr std::array<std::string_view, 4> kRuntimeScopePrefixes = {"docker-", "c
 // Directories whose 64-hex-digit subdirectory is a container's, best first (container.h).
 constexpr std::array<std::string_view, 3> kContainerDirectories = {"containers", "overlay-containers", "sandboxes"};
 
-bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
-
 bool is_container_id(std::string_view text) {
-  return text.size() == kContainerIdLength && std::all_of(text.begin(), text.end(), is_lower_hex);
-}
-
-bool is_uuid(std::string_view text) {
-  if (text.size() != kUuidLength) return false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const bool dash_position = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash_position ? text[i] != '-' : !is_lower_hex(text[i])) return false;
-  }
-  return true;
+  return text.size() == kContainerIdLength && std::all_of(text.begin(), text.end(), zt::text::is_lower_hex_digit);
 }
 
 // Calls `visit` with each line, the last one with or without its '\n'.
@@ -76,7 +66,7 @@ std::optional<std::string> pod_uid_in_path(std::string_view path) {
   bool under_kubepods = false;
   for_each_segment(path, [&](std::string_view segment) {
     // cgroupfs driver: /kubepods[/burstable|/besteffort]/pod<uid>
-    if (under_kubepods && segment.starts_with("pod") && is_uuid(segment.substr(3))) {
+    if (under_kubepods && segment.starts_with("pod") && zt::text::is_uuid(segment.substr(3), zt::text::HexCase::LowerOnly)) {
       uid = std::string(segment.substr(3));
     }
     // systemd driver: kubepods[-burstable|-besteffort]-pod<uid with '_' for '-'>.slice
@@ -89,7 +79,7 @@ std::optional<std::string> pod_uid_in_path(std::string_view path) {
         // systemd escapes every '-' of the uid as '_': a mix of both is not a pod slice.
         if (candidate.find('-') == std::string::npos) {
           std::replace(candidate.begin(), candidate.end(), '_', '-');
-          if (is_uuid(candidate)) uid = std::move(candidate);
+          if (zt::text::is_uuid(candidate, zt::text::HexCase::LowerOnly)) uid = std::move(candidate);
         }
       }
     }

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/fd.h"
 #include "core/version.h"
 #include "core/key_value_list.h"
 #include "discovery/container.h"
@@ -194,22 +195,19 @@ void add_telemetry_attributes(trace::Resource& resource) {
 }  // namespace
 
 Result<std::string> read_procfs_file(const std::string& path, std::size_t max_bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error(path + ": " + std::strerror(errno));
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return make_error(path + ": " + std::strerror(errno));
   std::string content;
   char buf[4096];
   while (content.size() < max_bytes) {
-    const ssize_t n = ::read(fd, buf, std::min(sizeof buf, max_bytes - content.size()));
+    const ssize_t n = ::read(fd.get(), buf, std::min(sizeof buf, max_bytes - content.size()));
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
-      const int saved_errno = errno;
-      ::close(fd);
-      return make_error(path + ": " + std::strerror(saved_errno));
+      return make_error(path + ": " + std::strerror(errno));
     }
     content.append(buf, static_cast<std::size_t>(n));
   }
-  ::close(fd);
   return content;
 }
 

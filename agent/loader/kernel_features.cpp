@@ -74,7 +74,7 @@ std::vector<FeatureCheck> probe_kernel_features(bool mount_tracefs) {
   {
     const bool ok = exists("/sys/bus/event_source/devices/uprobe");
     out.push_back({"uprobes", ok, ok ? "/sys/bus/event_source/devices/uprobe" : "absent",
-                   ok ? "" : "no TLS (OpenSSL) or CUDA capture; plain-text protocols still work", false});
+                   ok ? "" : "no CUDA capture; socket protocols still work", false});
   }
   {
     const bool ok = exists("/sys/bus/event_source/devices/kprobe");

@@ -1,5 +1,5 @@
-// Drains the BPF ring buffer. Records are submitted without wakeups (see platform.md: a wakeup
-// per record costs ~4 us), so the reader polls with a short timeout and then consumes whatever
+// Drains the BPF ring buffer. Records are submitted without wakeups (a wakeup per record cost
+// ~4 us on the development VM, more than the capture itself), so the reader polls with a short timeout and then consumes whatever
 // is there; the kernel forces a wakeup only when the buffer fills past a threshold.
 #pragma once
 

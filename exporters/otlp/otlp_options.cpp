@@ -1,6 +1,7 @@
 #include "exporters/otlp/otlp_options.h"
 
 #include "core/key_value_list.h"
+#include "core/text.h"
 
 #include <cctype>
 #include <charconv>
@@ -21,7 +22,7 @@ Result<std::chrono::milliseconds> parse_ms(const Settings& s, const std::string&
   const auto it = s.find(key);
   if (it == s.end()) return fallback;
   std::int64_t v = -1;
-  const std::string_view text = trim_ows(it->second);
+  const std::string_view text = zt::text::trim(it->second);
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size() || v < 0 || (v == 0 && !allow_zero)) {
     return make_error(std::string(name) + ": expected a " + (allow_zero ? "non-negative" : "positive") +
@@ -34,7 +35,7 @@ Result<std::size_t> parse_count(const Settings& s, const std::string& key, std::
   const auto it = s.find(key);
   if (it == s.end()) return fallback;
   std::size_t v = 0;
-  const std::string_view text = trim_ows(it->second);
+  const std::string_view text = zt::text::trim(it->second);
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size() || v == 0 || v > (1u << 24)) {
     return make_error(std::string(name) + ": expected a positive integer, got \"" + it->second + "\"");
@@ -90,8 +91,8 @@ Settings settings_from_environment(const Getenv& getenv) {
     const std::string generic = std::string("OTEL_EXPORTER_OTLP_") + key;
     const std::string traces = std::string("OTEL_EXPORTER_OTLP_TRACES_") + key;
     const std::string name = lower(key);
-    if (auto v = getenv(generic.c_str()); v && !trim_ows(*v).empty()) s[name] = *v;
-    if (auto v = getenv(traces.c_str()); v && !trim_ows(*v).empty()) {
+    if (auto v = getenv(generic.c_str()); v && !zt::text::trim(*v).empty()) s[name] = *v;
+    if (auto v = getenv(traces.c_str()); v && !zt::text::trim(*v).empty()) {
       // The traces endpoint is a full URL, used as is; the other traces variables just override.
       s[std::string(key) == "ENDPOINT" ? "traces_endpoint" : name] = *v;
     }
@@ -102,7 +103,7 @@ Settings settings_from_environment(const Getenv& getenv) {
       {"OTEL_BSP_SCHEDULE_DELAY", "bsp.schedule_delay"},
       {"OTEL_BSP_EXPORT_TIMEOUT", "bsp.export_timeout"}};
   for (const auto& [var, key] : kBsp) {
-    if (auto v = getenv(var); v && !trim_ows(*v).empty()) s[key] = *v;
+    if (auto v = getenv(var); v && !zt::text::trim(*v).empty()) s[key] = *v;
   }
   return s;
 }
@@ -130,14 +131,14 @@ Result<OtlpOptions> resolve(const Settings& s, const std::optional<std::string>&
   const auto get = [&](const char* key) -> std::optional<std::string> {
     const auto it = s.find(key);
     if (it == s.end()) return std::nullopt;
-    return std::string(trim_ows(it->second));
+    return std::string(zt::text::trim(it->second));
   };
 
   // Endpoint: the command line's, else the traces-specific one (a full URL), else the generic base URL.
   std::optional<std::string> base = get("endpoint");
   std::optional<std::string> full = get("traces_endpoint");
-  if (cli_endpoint && !trim_ows(*cli_endpoint).empty()) {
-    base = std::string(trim_ows(*cli_endpoint));
+  if (cli_endpoint && !zt::text::trim(*cli_endpoint).empty()) {
+    base = std::string(zt::text::trim(*cli_endpoint));
     full.reset();
   }
   const std::string chosen = full ? *full : base.value_or("");
@@ -182,7 +183,7 @@ Result<OtlpOptions> resolve(const Settings& s, const std::optional<std::string>&
   } else {
     const std::string scheme = url.scheme.empty() ? "http" : url.scheme;
     std::string path = url.path;
-    const bool from_cli = cli_endpoint && !trim_ows(*cli_endpoint).empty();
+    const bool from_cli = cli_endpoint && !zt::text::trim(*cli_endpoint).empty();
     if (full || (from_cli && path.size() > 1)) {
       // A traces-specific URL, or a command-line URL with a path: used as is.
     } else if (path.empty() || path == "/") {

@@ -8,7 +8,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <set>
 #include <thread>
 #include <string>
@@ -291,14 +294,42 @@ TEST_F(CaptureTest, ConnectionOpenedBeforeAttachIsPickedUpMidStream) {
   EXPECT_TRUE(seen_server);
 }
 
+// Waits until thread `tid` sits in read(fd, ...): /proc/self/task/TID/syscall shows the syscall
+// number and its arguments (in hex) while the thread is blocked in one.
+bool blocked_in_read(const std::atomic<pid_t>& tid, int fd) {
+  const std::string expected = std::to_string(SYS_read) + " 0x" + [&] {
+    char hex[32];
+    std::snprintf(hex, sizeof hex, "%x ", fd);
+    return std::string(hex);
+  }();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (const pid_t t = tid.load(); t != 0) {
+      std::ifstream in("/proc/self/task/" + std::to_string(t) + "/syscall");
+      std::string line;
+      if (std::getline(in, line) && line.rfind(expected, 0) == 0) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return false;
+}
+
 TEST_F(CaptureTest, ReadBlockedSinceBeforeAttachIsRecoveredFromSavedRegisters) {
   ZT_REQUIRE_ROOT();
   TcpPair p = make_pair();
   std::string received(32, '\0');
   ssize_t got = -1;
   // A thread-per-connection server: its thread sits in read() when tracing begins.
-  std::thread reader([&] { got = read(p.server, received.data(), received.size()); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::atomic<pid_t> reader_tid{0};
+  std::thread reader([&] {
+    reader_tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    got = read(p.server, received.data(), received.size());
+  });
+  if (!blocked_in_read(reader_tid, p.server)) {
+    (void)!write(p.client, "x", 1);  // let the thread finish before failing
+    reader.join();
+    FAIL() << "the reader thread never blocked in read()";
+  }
   load();
   const std::string request = "GET /late HTTP/1.1\r\n\r\n";
   ASSERT_EQ(write(p.client, request.data(), request.size()), static_cast<ssize_t>(request.size()));

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/text.h"
 #include "protocols/detector.h"
 #include "protocols/http1/http1_connection.h"
 
@@ -20,24 +21,6 @@ namespace {
 
 constexpr std::uint64_t kChunkSpacingNs = 1'000'000;
 constexpr std::uint64_t kSyscallDurationNs = 1'000;
-
-std::string base64_decode(std::string_view text) {
-  static constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::uint32_t bits = 0;
-  int bit_count = 0;
-  for (const char c : text) {
-    const std::size_t value = kAlphabet.find(c);
-    if (value == std::string_view::npos) continue;  // padding
-    bits = (bits << 6) | static_cast<std::uint32_t>(value);
-    bit_count += 6;
-    if (bit_count >= 8) {
-      bit_count -= 8;
-      out.push_back(static_cast<char>((bits >> bit_count) & 0xff));
-    }
-  }
-  return out;
-}
 
 struct RecordedChunk {
   Direction dir;
@@ -52,7 +35,7 @@ std::vector<RecordedChunk> load_fixture(const std::string& name) {
   std::vector<RecordedChunk> chunks;
   for (const auto& chunk : fixture.at("chunks")) {
     const Direction dir = chunk.at("dir") == "ingress" ? Direction::Ingress : Direction::Egress;
-    chunks.push_back({dir, base64_decode(chunk.at("data_b64").get<std::string>())});
+    chunks.push_back({dir, text::base64_decode(chunk.at("data_b64").get<std::string>()).value()});
   }
   return chunks;
 }

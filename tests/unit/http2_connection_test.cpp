@@ -542,6 +542,68 @@ TEST(Http2ConnectionTest, MidstreamAttachResolvesWhatItCanAndInfersGrpc) {
   EXPECT_EQ(parser.stats().resyncs, 0u);
 }
 
+TEST(Http2ConnectionTest, MidstreamConnectionKnownToCarryGrpcMakesItsStreamsGrpc) {
+  HpackEncoder client_hpack;
+  HpackEncoder server_hpack;
+  const Fields error_response = status("200", {{"content-type", "application/grpc"}, {"grpc-status", "5"}});
+  // Before the agent attached: every field below is already a dynamic table entry.
+  for (int i = 0; i < 2; ++i) {
+    client_hpack.encode(grpc_request("Get"));
+    server_hpack.encode(status("200", {{"content-type", "application/grpc"}}));
+    server_hpack.encode({{"grpc-status", "0"}, {"grpc-message", ""}});
+    server_hpack.encode(error_response);
+  }
+  Http2ConnectionParser parser(Role::Server, Http2ConnectionParser::Mode::Midstream);
+  Conversation c(parser, Role::Server);
+  // 101: a whole unary call, gRPC by its messages and trailers (inferred).
+  c.client(t::headers(101, client_hpack.encode(grpc_request("Get"))) + t::data(101, t::grpc_message("id=1"), true));
+  std::string answer = t::headers(101, server_hpack.encode(status("200", {{"content-type", "application/grpc"}})));
+  answer += t::data(101, t::grpc_message("order 1"));
+  answer += t::headers(101, server_hpack.encode({{"grpc-status", "0"}, {"grpc-message", ""}}), true);
+  c.server(answer);
+  // 103: Trailers-Only (an error): no messages, no trailers block, every field unresolved.
+  c.client(t::headers(103, client_hpack.encode(grpc_request("Get"))) + t::data(103, t::grpc_message("id=2"), true));
+  c.server(t::headers(103, server_hpack.encode(error_response), true));
+  // 105: answered, then the connection ends before its trailers.
+  c.client(t::headers(105, client_hpack.encode(grpc_request("Get"))) + t::data(105, t::grpc_message("id=3"), true));
+  c.server(t::headers(105, server_hpack.encode(status("200", {{"content-type", "application/grpc"}}))));
+  parser.on_close(c.now());
+  const auto records = exchanges(parser);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].stream_id, 101u);
+  EXPECT_TRUE(records[0].grpc_inferred);
+  for (std::size_t i : {1u, 2u}) {
+    const Http2Exchange& ex = records[i];
+    EXPECT_GT(ex.request.unresolved_headers, 0u) << ex.stream_id;  // its own evidence is hidden
+    const std::string* content_type = ex.request.header("content-type");
+    EXPECT_TRUE(content_type == nullptr || *content_type == "*") << *content_type;
+    EXPECT_TRUE(ex.grpc) << ex.stream_id;
+    EXPECT_TRUE(ex.grpc_inferred) << ex.stream_id;
+    EXPECT_EQ(ex.path, "/shop.v1.Orders/Get");
+  }
+  EXPECT_EQ(records[1].stream_id, 103u);
+  EXPECT_TRUE(records[1].trailers_only);
+  EXPECT_EQ(records[2].stream_id, 105u);
+  EXPECT_EQ(records[2].closure, Http2Closure::ConnectionClosed);
+  EXPECT_FALSE(records[2].trailers_only);
+}
+
+TEST(Http2ConnectionTest, MidstreamWithoutGrpcEvidenceKeepsUnresolvedStreamsPlain) {
+  HpackEncoder client_hpack;
+  HpackEncoder server_hpack;
+  const Fields upload = {{":method", "POST"}, {":scheme", "http"}, {":path", "/upload"}, {"content-type", "image/png"}};
+  client_hpack.encode(upload);
+  Http2ConnectionParser parser(Role::Server, Http2ConnectionParser::Mode::Midstream);
+  Conversation c(parser, Role::Server);
+  c.client(t::headers(7, client_hpack.encode(upload)) + t::data(7, "png", true));
+  c.server(t::headers(7, server_hpack.encode(status("201")), true));
+  const auto records = exchanges(parser);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_GT(records[0].request.unresolved_headers, 0u);
+  EXPECT_FALSE(records[0].grpc);
+  EXPECT_EQ(records[0].status_code, 201);
+}
+
 TEST(Http2ConnectionTest, MidstreamThatTurnsOutToStartAtThePrefaceIsSynced) {
   Http2ConnectionParser parser(Role::Unknown, Http2ConnectionParser::Mode::Midstream);
   Conversation c(parser, Role::Server);

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/text.h"
 #include "protocols/detector.h"
 #include "protocols/http2/http2_connection.h"
 
@@ -23,24 +24,6 @@ namespace {
 constexpr std::uint64_t kChunkSpacingNs = 1'000'000;
 constexpr std::uint64_t kSyscallDurationNs = 1'000;
 constexpr std::string_view kTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-std::string base64_decode(std::string_view text) {
-  static constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::uint32_t bits = 0;
-  int bit_count = 0;
-  for (const char c : text) {
-    const std::size_t value = kAlphabet.find(c);
-    if (value == std::string_view::npos) continue;  // padding
-    bits = (bits << 6) | static_cast<std::uint32_t>(value);
-    bit_count += 6;
-    if (bit_count >= 8) {
-      bit_count -= 8;
-      out.push_back(static_cast<char>((bits >> bit_count) & 0xff));
-    }
-  }
-  return out;
-}
 
 struct RecordedChunk {
   Direction dir;
@@ -55,7 +38,7 @@ std::vector<RecordedChunk> load_fixture(const std::string& name) {
   std::vector<RecordedChunk> chunks;
   for (const auto& chunk : fixture.at("chunks")) {
     const Direction dir = chunk.at("dir") == "ingress" ? Direction::Ingress : Direction::Egress;
-    chunks.push_back({dir, base64_decode(chunk.at("data_b64").get<std::string>())});
+    chunks.push_back({dir, text::base64_decode(chunk.at("data_b64").get<std::string>()).value()});
   }
   return chunks;
 }

@@ -4,6 +4,8 @@
 #include <limits>
 #include <utility>
 
+#include "core/text.h"
+
 namespace zt::protocols::http1 {
 namespace {
 
@@ -30,24 +32,10 @@ bool is_token_char(char c) {
   if (is_digit(c) || is_upper(c) || (c >= 'a' && c <= 'z')) return true;
   return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
-char to_lower(char c) { return is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c; }
-int hex_value(char c) {
-  if (is_digit(c)) return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return to_lower(x) == to_lower(y); });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using text::hex_value;
+using text::iequals;
+using text::to_lower;
+using text::trim;
 
 // Valid when `s` starts with all of `expected`, Incomplete when `s` is a shorter prefix of it.
 LineCheck match_literal(std::string_view s, std::string_view expected) {
@@ -194,9 +182,7 @@ bool parse_header_line(std::string_view line, std::vector<std::pair<std::string,
   if (colon == 0 || colon == std::string_view::npos) return false;
   const std::string_view name = line.substr(0, colon);
   if (!std::all_of(name.begin(), name.end(), is_token_char)) return false;
-  std::string lower_name(name.size(), '\0');
-  std::transform(name.begin(), name.end(), lower_name.begin(), to_lower);
-  headers.emplace_back(std::move(lower_name), std::string(trim(line.substr(colon + 1))));
+  headers.emplace_back(to_lower(name), std::string(trim(line.substr(colon + 1))));
   return true;
 }
 

@@ -2,32 +2,23 @@
 
 #include <algorithm>
 
+#include "core/text.h"
+
 namespace zt::protocols::http1 {
 namespace {
 
 constexpr std::string_view kIdPlaceholder = "{id}";
-constexpr std::size_t kUuidLength = 36;
 constexpr std::size_t kMinHexIdLength = 16;
 constexpr std::size_t kMinHexIdWithDigitLength = 8;
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-bool is_uuid(std::string_view s) {
-  if (s.size() != kUuidLength) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const bool dash_position = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash_position ? s[i] != '-' : !is_hex(s[i])) return false;
-  }
-  return true;
-}
 
 bool is_identifier_segment(std::string_view segment) {
   if (segment.empty()) return false;
   if (std::all_of(segment.begin(), segment.end(), is_digit)) return true;
-  if (is_uuid(segment)) return true;
-  if (!std::all_of(segment.begin(), segment.end(), is_hex)) return false;
+  if (text::is_uuid(segment)) return true;
+  if (!std::all_of(segment.begin(), segment.end(), text::is_hex_digit)) return false;
   if (segment.size() >= kMinHexIdLength) return true;
   return segment.size() >= kMinHexIdWithDigitLength && std::any_of(segment.begin(), segment.end(), is_digit);
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "core/text.h"
 #include "protocols/http1/http1_parser.h"
 
 namespace zt::protocols::http2 {
@@ -23,19 +24,6 @@ Role opposite(Role role) {
       break;
   }
   return Role::Unknown;
-}
-
-char to_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return to_lower(x) == to_lower(y); });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 const std::string* find_field(const HeaderList& fields, std::string_view name) {
@@ -71,49 +59,12 @@ int parse_status(const std::string* value) {
   return status && *status >= 100 ? *status : 0;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// grpc-message is percent-encoded (gRPC over HTTP/2, "Responses").
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
-// HTTP2-Settings is base64url without padding (RFC 9113 3.2.1 of RFC 7540).
-std::string base64url_decode(std::string_view text) {
-  std::string out;
-  std::uint32_t bits = 0;
-  int bit_count = 0;
-  for (const char c : text) {
-    int value = -1;
-    if (c >= 'A' && c <= 'Z') value = c - 'A';
-    if (c >= 'a' && c <= 'z') value = c - 'a' + 26;
-    if (c >= '0' && c <= '9') value = c - '0' + 52;
-    if (c == '-' || c == '+') value = 62;
-    if (c == '_' || c == '/') value = 63;
-    if (value < 0) continue;  // padding, whitespace
-    bits = (bits << 6) | static_cast<std::uint32_t>(value);
-    bit_count += 6;
-    if (bit_count >= 8) {
-      bit_count -= 8;
-      out.push_back(static_cast<char>((bits >> bit_count) & 0xff));
-    }
-  }
-  return out;
+// /package.Service/Method, or unresolved.
+bool is_grpc_path(std::string_view path) {
+  if (path == kUnresolved) return true;
+  const std::size_t slash = path.find('/', 1);
+  return path.size() > 1 && path.front() == '/' && slash != std::string_view::npos && slash > 1 &&
+         slash + 1 < path.size() && path.find('/', slash + 1) == std::string_view::npos;
 }
 
 }  // namespace
@@ -128,11 +79,11 @@ bool requests_h2c_upgrade(std::string_view data) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) return false;  // end of the header block
     const std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos || !iequals(line.substr(0, colon), "upgrade")) continue;
+    if (colon == std::string_view::npos || !text::iequals(line.substr(0, colon), "upgrade")) continue;
     std::string_view tokens = line.substr(colon + 1);
     while (!tokens.empty()) {
       const std::size_t comma = tokens.find(',');
-      if (iequals(trim(tokens.substr(0, comma)), "h2c")) return true;
+      if (text::iequals(text::trim(tokens.substr(0, comma)), "h2c")) return true;
       tokens = comma == std::string_view::npos ? std::string_view{} : tokens.substr(comma + 1);
     }
   }
@@ -292,7 +243,8 @@ void Http2ConnectionParser::start_http2(Direction dir, const Chunk& chunk, std::
   // The client's HTTP2-Settings, acknowledged by the 101.
   if (const auto it = streams_.find(1); it != streams_.end()) {
     if (const std::string* settings = it->second.exchange.request.header("http2-settings")) {
-      apply_settings(client, base64url_decode(*settings), true);
+      // HTTP2-Settings is base64url (RFC 7540 3.2.1); one that does not decode is not applied.
+      if (const std::optional<std::string> payload = text::base64_decode(*settings)) apply_settings(client, *payload, true);
     }
   }
   if (dir != server || chunk.gap) return;
@@ -717,7 +669,6 @@ void Http2ConnectionParser::finalize(Stream& stream) {
     grpc_status = find_field(block, "grpc-status");
     grpc_message = find_field(block, "grpc-message");
     if (grpc_status != nullptr) exchange.grpc = true;
-    exchange.trailers_only = exchange.grpc && stream.response_headers_ended_stream;
   }
   if (!exchange.grpc && response != nullptr && (content_type == nullptr || *content_type == kUnresolved) &&
       request.unresolved_headers > 0 && (exchange.method == "POST" || exchange.method == kUnresolved) &&
@@ -730,10 +681,21 @@ void Http2ConnectionParser::finalize(Stream& stream) {
     exchange.grpc = exchange.grpc_inferred =
         whole_messages(stream.request_messages) && whole_messages(stream.response_messages);
   }
+  if (exchange.grpc) {
+    carries_grpc_ = true;
+  } else if (carries_grpc_ && (content_type == nullptr ? request.unresolved_headers > 0 : *content_type == kUnresolved) &&
+             (exchange.method == "POST" || exchange.method == kUnresolved) && is_grpc_path(exchange.path)) {
+    // Its content-type is hidden in a table entry made before the agent attached, and other
+    // streams of this connection showed gRPC: a connection carries one protocol, so this is gRPC
+    // too, even when it cannot show it itself (Trailers-Only, cut short, no messages).
+    exchange.grpc = exchange.grpc_inferred = true;
+  }
+  if (response != nullptr) exchange.trailers_only = exchange.grpc && stream.response_headers_ended_stream;
   if (grpc_status != nullptr) {
     if (const std::optional<int> code = parse_decimal(*grpc_status, 9)) exchange.grpc_status = *code;
   }
-  if (grpc_message != nullptr && *grpc_message != kUnresolved) exchange.grpc_message = percent_decode(*grpc_message);
+  // grpc-message is percent-encoded (gRPC over HTTP/2, "Responses").
+  if (grpc_message != nullptr && *grpc_message != kUnresolved) exchange.grpc_message = text::percent_decode_lenient(*grpc_message);
 
   exchange.unresolved_headers = request.unresolved_headers + (response ? response->unresolved_headers : 0);
   const bool messages_lost =

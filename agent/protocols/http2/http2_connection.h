@@ -37,6 +37,9 @@
 //   table (hpack_decoder.h: LOSS). When a framer loses the framing, the decoder of that
 //   direction does the same, and every open stream is marked data_lost: its frames in the lost
 //   bytes are gone, END_STREAM included, so such a stream may complete only at reset or close.
+// - gRPC. A stream is gRPC by its content-type or grpc-status, or inferred from its framing when
+//   those were unresolved; once one stream of the connection is gRPC, later POST streams to a
+//   /Service/Method path with an unresolved content-type are too (finalize()).
 // - Server push (PUSH_PROMISE) is decoded for the HPACK table; pushed streams are not reported.
 #pragma once
 
@@ -167,6 +170,7 @@ class Http2ConnectionParser final : public ConnectionParser, private Http2FrameS
   const Mode mode_;
   bool upgraded_ = false;
   bool closed_ = false;
+  bool carries_grpc_ = false;  // a stream of this connection was gRPC: see finalize()
   ParserStats stats_;
   Http2Stats counts_;
   std::unique_ptr<http1::Http1ConnectionParser> http1_;  // Mode::Upgrade until the 101

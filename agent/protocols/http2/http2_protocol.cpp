@@ -163,6 +163,23 @@ trace::Span to_span(const Http2Exchange& ex, const SpanInput& in) {
       a.push_back({"error.type", std::string(name)});
     }
   }
+  if (ex.response && !ex.response->end_stream && ex.closure == Http2Closure::ConnectionClosed) {
+    // Answered, then cut short by the connection's end: the status is what the response showed.
+    if (closed_by_traffic(in.cause)) {
+      a.push_back({"zerotrace.http2.cut_short", true});
+      if (ex.grpc && !ex.grpc_status && ex.status_code > 0) {
+        a.push_back({"http.response.status_code", static_cast<std::int64_t>(ex.status_code)});
+      }
+      // gRPC: the call never got its status; its client sees UNAVAILABLE, its server a cancel.
+      if (ex.grpc && !ex.grpc_status && !server && span.status == StatusCode::Unset) {
+        span.status = StatusCode::Error;
+        span.status_message = "connection closed before the call ended";
+        a.push_back({"error.type", std::string(grpc_code_name(14 /* UNAVAILABLE */))});
+      }
+    } else {
+      a.push_back({"zerotrace.incomplete", true});
+    }
+  }
   if (!ex.response && !ex.grpc_status && span.status == StatusCode::Unset) {
     if (closed_by_traffic(in.cause)) {
       span.status = StatusCode::Error;

@@ -1,8 +1,9 @@
 /* CUDA records: what bpf/cuda.bpf.c emits for the CUDA calls it sees through uprobes, and the
  * batches the CUPTI injection library (agent/cuda/injection) hands to the agent.
  *
- * Same rules as abi.h: fixed-width fields, no implicit padding; sizes are static_asserted in
- * agent/cuda/cuda_events.h. Included from BPF C, from the agent and from the injection library.
+ * Same rules as abi.h: fixed-width fields, no implicit padding; sizes and offsets are
+ * static_asserted in agent/cuda/cuda_abi_layout.h. Included from BPF C, from the agent and from
+ * the injection library.
  */
 #ifndef ZEROTRACE_CUDA_ABI_H
 #define ZEROTRACE_CUDA_ABI_H
