@@ -48,7 +48,7 @@ struct CutShortStream {
     pipeline::SpanBuilder builder([](std::uint32_t) { return std::shared_ptr<const trace::Resource>(); }, &clock);
     pipeline::ConnectionInfo conn;
     conn.role = traced;
-    return builder.build_http2(record(), conn, cause);
+    return builder.build(record(), conn, cause);
   }
 
   Http2ConnectionParser parser;

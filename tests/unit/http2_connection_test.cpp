@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "support/hooked_request.h"
 #include "support/http2_frames.h"
 
 namespace zt::protocols::http2 {
@@ -87,10 +88,10 @@ class Conversation {
 
 TEST(Http2ConnectionTest, ServerSideGetIsStitchedWithTimingAndTheHook) {
   Http2ConnectionParser parser(Role::Server, Http2ConnectionParser::Mode::PriorKnowledge);
-  std::vector<HttpMessage> hooked;
-  parser.set_request_hook([&](const HttpMessage& request, Role role, RequestIdentity& identity) {
+  std::vector<HookedRequest> hooked;
+  parser.set_request_hook([&](const RequestView& request, Role role, RequestIdentity& identity) {
     EXPECT_EQ(role, Role::Server);
-    hooked.push_back(request);
+    hooked.emplace_back(request);
     identity.assigned = true;
     identity.span_id[0] = 42;
   });
@@ -130,10 +131,9 @@ TEST(Http2ConnectionTest, ServerSideGetIsStitchedWithTimingAndTheHook) {
   EXPECT_EQ(ex.identity.span_id[0], 42);
 
   ASSERT_EQ(hooked.size(), 1u);
-  EXPECT_TRUE(hooked[0].is_request);
-  EXPECT_EQ(hooked[0].method, "GET");
-  EXPECT_EQ(hooked[0].target, "/index.html?x=1");
-  EXPECT_EQ(hooked[0].version, "2");
+  EXPECT_EQ(hooked[0].protocol, "http");
+  EXPECT_EQ(*hooked[0].header(":method"), "GET");
+  EXPECT_EQ(*hooked[0].header(":path"), "/index.html?x=1");
   ASSERT_NE(hooked[0].header("traceparent"), nullptr);
   EXPECT_EQ(hooked[0].start_ns, 1410u);
   EXPECT_EQ(hooked[0].tid, 7u);
@@ -621,7 +621,7 @@ TEST(Http2ConnectionTest, MidstreamThatTurnsOutToStartAtThePrefaceIsSynced) {
 TEST(Http2ConnectionTest, H2cUpgradeMakesTheHttp1RequestStreamOne) {
   Http2ConnectionParser parser(Role::Server, Http2ConnectionParser::Mode::Upgrade);
   int hooked = 0;
-  parser.set_request_hook([&](const HttpMessage&, Role, RequestIdentity& identity) {
+  parser.set_request_hook([&](const RequestView&, Role, RequestIdentity& identity) {
     identity.assigned = true;
     identity.span_id[0] = static_cast<std::uint8_t>(++hooked);
   });

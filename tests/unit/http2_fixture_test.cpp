@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "support/hooked_request.h"
 #include "core/text.h"
 #include "protocols/detector.h"
 #include "protocols/http2/http2_connection.h"
@@ -68,7 +69,7 @@ struct ReplayOptions {
 struct Replay {
   std::unique_ptr<ConnectionParser> parser;
   std::vector<Record> records;
-  std::vector<HttpMessage> hooked;
+  std::vector<HookedRequest> hooked;
   Http2ConnectionParser* http2() const { return dynamic_cast<Http2ConnectionParser*>(parser.get()); }
   std::vector<Http2Exchange> exchanges() const {
     std::vector<Http2Exchange> out;
@@ -82,7 +83,7 @@ struct Replay {
 Replay replay(const std::vector<RecordedChunk>& recorded, const ReplayOptions& options) {
   using Mode = Http2ConnectionParser::Mode;
   Replay out;
-  const auto hook = [&out](const HttpMessage& request, Role, RequestIdentity&) { out.hooked.push_back(request); };
+  const auto hook = [&out](const RequestView& request, Role, RequestIdentity&) { out.hooked.emplace_back(request); };
   const bool midstream = options.first_chunk > 0;
   if (!options.through_detector) {
     const Mode mode = midstream ? Mode::Midstream : (options.upgrade ? Mode::Upgrade : Mode::PriorKnowledge);
@@ -222,8 +223,8 @@ TEST_P(Http2FixtureTest, DetectorPicksHttp2AndTheServerRole) {
   // The request hook saw every request, the upgraded one included, as it was complete.
   ASSERT_EQ(r.hooked.size(), GetParam().streams.size());
   for (std::size_t i = 0; i < r.hooked.size(); ++i) {
-    EXPECT_EQ(r.hooked[i].method, GetParam().streams[i].method);
-    EXPECT_EQ(r.hooked[i].target, GetParam().streams[i].path);
+    EXPECT_EQ(*r.hooked[i].header(":method"), GetParam().streams[i].method);
+    EXPECT_EQ(*r.hooked[i].header(":path"), GetParam().streams[i].path);
   }
 }
 
@@ -281,8 +282,8 @@ TEST(Http2FixtureDetailTest, TraceparentReachesTheHookAndTheRecord) {
   o.through_detector = true;
   const Replay r = replay(load_fixture("nghttp_concurrent"), o);
   ASSERT_EQ(r.hooked.size(), 3u);
-  for (const HttpMessage& request : r.hooked) {
-    EXPECT_EQ(request.version, "2");
+  for (const HookedRequest& request : r.hooked) {
+    EXPECT_EQ(request.protocol, "http");
     ASSERT_NE(request.header("traceparent"), nullptr);
     EXPECT_EQ(*request.header("traceparent"), kTraceparent);
   }
