@@ -42,9 +42,13 @@ if [ $all = 1 ]; then
   done
   echo "lint.sh: clang-format: WARNING: ${#unformatted[@]} of ${#code[@]} files differ from .clang-format (not an error; see 'clang-format --dry-run FILE')"
 else
-  # Only the changed lines: code written before .clang-format existed stays as it is.
+  # Only the changed lines: code written before .clang-format existed stays as it is. New files
+  # that git does not track yet are checked whole.
   out=$(git clang-format --diff "$base" -- "${code[@]}" 2>&1 || true)
-  if grep -q '^[-+]' <<<"$out"; then
+  for f in "${code[@]}"; do
+    git ls-files --error-unmatch "$f" >/dev/null 2>&1 || out+=$'\n'$(clang-format --dry-run "$f" 2>&1)
+  done
+  if grep -qE '^[-+]|: warning:' <<<"$out"; then
     echo "$out"
     echo "lint.sh: clang-format: changed lines are not formatted (fix: git clang-format $base)" >&2
     status=1
