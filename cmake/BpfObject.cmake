@@ -25,6 +25,24 @@ add_custom_command(
   VERBATIM)
 add_custom_target(zt_vmlinux_h DEPENDS ${ZT_BPF_GEN_DIR}/vmlinux.h)
 
+# bpf_tracing.h reads registers by architecture (__TARGET_ARCH_*): the one being built for.
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
+  set(ZT_BPF_DEFAULT_ARCH x86)
+elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64|ARM64)$")
+  set(ZT_BPF_DEFAULT_ARCH arm64)
+else()
+  set(ZT_BPF_DEFAULT_ARCH "")
+endif()
+set(ZT_BPF_TARGET_ARCH "${ZT_BPF_DEFAULT_ARCH}" CACHE STRING "__TARGET_ARCH_ of the BPF programs (x86, arm64)")
+if(NOT ZT_BPF_TARGET_ARCH)
+  message(FATAL_ERROR "BPF programs: no target architecture known for ${CMAKE_SYSTEM_PROCESSOR}; "
+                      "set ZT_BPF_TARGET_ARCH (x86, arm64, ...)")
+endif()
+set(ZT_BPF_WARNING_FLAGS -Wall)
+if(ZEROTRACE_WERROR)
+  list(APPEND ZT_BPF_WARNING_FLAGS -Werror)
+endif()
+
 # clang needs the host's multiarch include dir for the few libc headers BPF code may pull in.
 execute_process(COMMAND ${CMAKE_C_COMPILER} -print-multiarch OUTPUT_VARIABLE ZT_MULTIARCH
                 OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
@@ -41,13 +59,14 @@ function(zt_add_bpf_skeleton target)
     foreach(inc ${ARG_INCLUDES})
       list(APPEND incs -I${inc})
     endforeach()
+    # clang writes the headers it read into a depfile, so editing any of them rebuilds the object.
     add_custom_command(
       OUTPUT ${obj}
-      COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror
+      COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${ZT_BPF_TARGET_ARCH} ${ZT_BPF_WARNING_FLAGS}
               -I${ZT_BPF_GEN_DIR} ${incs} -isystem /usr/include/${ZT_MULTIARCH}
-              -c ${abs} -o ${obj}
+              -MD -MF ${obj}.d -c ${abs} -o ${obj}
       DEPENDS ${abs} ${ZT_BPF_GEN_DIR}/vmlinux.h ${ARG_DEPENDS}
-      IMPLICIT_DEPENDS C ${abs}
+      DEPFILE ${obj}.d
       COMMENT "BPF ${stem}.bpf.c"
       VERBATIM)
     add_custom_command(

@@ -4,9 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${1:-60}
-cmake -S . -B build-fuzz -G Ninja -DZEROTRACE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
-cmake --build build-fuzz -j"$(nproc)"
+BUILD_DIR=build-fuzz ./scripts/build.sh -DZEROTRACE_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
 for target in build-fuzz/tests/fuzz/*_fuzz; do
   name=$(basename "$target" _fuzz)
   corpus=tests/fuzz/corpus/$name

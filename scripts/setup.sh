@@ -11,8 +11,10 @@ fi
 
 # Packages from bookworm itself.
 MAIN_PKGS=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git ccache
   clang llvm lld libclang-rt-14-dev libfuzzer-14-dev
+  # scripts/lint.sh
+  clang-format clang-tidy
   libelf-dev zlib1g-dev uuid-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
