@@ -19,6 +19,7 @@
 #include "discovery/process_info.h"
 #include "discovery/selector.h"
 #include "exporters/exporter.h"
+#include "loader/bpf_kernel_control.h"
 #include "loader/bpf_loader.h"
 #include "loader/kernel_features.h"
 #include "pipeline/conn_tracker.h"
@@ -100,6 +101,7 @@ class Agent {
   std::unique_ptr<loader::BpfLoader> loader_;
   std::unique_ptr<pipeline::RingReader> reader_;
   std::unique_ptr<pipeline::ConnTracker> tracker_;
+  std::unique_ptr<pipeline::KernelControl> kernel_control_;  // the tracker's line to the BPF programs
   std::unique_ptr<pipeline::SpanBuilder> builder_;
   context::Propagator propagator_;
   std::unique_ptr<cuda::CudaProbes> cuda_probes_;     // before loader_ in destruction: links first
@@ -400,7 +402,6 @@ void Agent::on_record(const void* data, std::size_t size) {
         }
         propagator_.on_process_exit(pid);
         registry_.forget(pid);
-        loader_->forget_connections(pid);
         listening_ports_.erase(pid);
       }
       break;
@@ -533,6 +534,11 @@ Result<int> Agent::run() {
       [this](protocols::Record&& r, const pipeline::ConnectionInfo& c, pipeline::FlushCause cause) {
         on_span_record(std::move(r), c, cause);
       });
+  // Kernel control (issue 11 item 4): unsupported connections and large bodies stop being copied.
+  if (options_.config.kernel_control) {
+    kernel_control_ = std::make_unique<loader::BpfKernelControl>(*loader_);
+    tracker_->set_kernel_control(kernel_control_.get());
+  }
   tracker_->set_request_observer([this](const pipeline::ConnectionInfo& c, const protocols::HttpMessage& request,
                                         protocols::RequestIdentity& identity) {
     context::RequestSite site;

@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   std::optional<std::uint32_t> assembly_wait_ms;
   std::optional<double> duration;
   bool no_cuda = false;
+  bool no_kernel_control = false;
   bool no_cupti = false;
   std::optional<double> cuda_fold_rate;
   std::string config_path;
@@ -89,6 +90,9 @@ int main(int argc, char** argv) {
                     "Milliseconds a span waits before export so that late same-node pairings apply (default 500)")
         ->check(CLI::Range(0, 60000));
     sub->add_option("--duration", duration, "Stop after this many seconds")->check(CLI::PositiveNumber);
+    sub->add_flag("--no-kernel-control", no_kernel_control,
+                  "Copy every data call's payload prefix, even of connections given up on and of bodies "
+                  "the parsers skip (for measuring; costs CPU)");
     sub->add_flag("--no-cuda", no_cuda, "Do not trace CUDA calls (no uprobes on CUDA libraries)");
     sub->add_option("--cuda-fold-rate", cuda_fold_rate,
                     "Launches per second per thread above which repeated launches of a kernel fold into one span "
@@ -143,6 +147,7 @@ int main(int argc, char** argv) {
   }
   if (!outputs.empty()) config.outputs = outputs;
   if (no_cuda) config.cuda.enabled = false;
+  if (no_kernel_control) config.kernel_control = false;
   if (no_cupti) config.cuda.cupti = false;
   if (cuda_fold_rate) config.cuda.fold_above_per_second = *cuda_fold_rate;
   if (log_level.empty()) log_level = verbose ? "debug" : (config_path.empty() ? "info" : config.log_level);
