@@ -24,6 +24,7 @@ ZT=${ZT:-build/agent/zerotrace}
 command -v bpftool >/dev/null || { echo "request_cost.sh: needs bpftool" >&2; exit 1; }
 
 work=$(mktemp -d)
+chmod 755 "$work"  # nginx workers run as nobody
 pids=()
 old_stats=$(sysctl -n kernel.bpf_stats_enabled)
 cleanup() {

@@ -102,6 +102,9 @@ struct {
 /* One data event under construction per CPU: too large for the 512-byte BPF stack. The payload
  * area is twice the maximum capture so that variable-offset copies stay provably in bounds. */
 struct data_scratch {
+	/* The call being emitted. Kept here rather than on the stack so that the verifier sees
+	 * unknown values and checks one path for every syscall, not one per syscall number. */
+	struct call_args args;
 	struct zt_data_event event;
 	__u8 payload[2 * ZT_MAX_CAPTURE];
 	struct iovec iov[ZT_MAX_IOV]; /* the caller's iovec array, read in one go; never sent */
@@ -290,7 +293,7 @@ static __always_inline struct data_scratch *begin_data_event(__u64 pid_tgid,
 	ev->tuple = conn->tuple;
 	if (position + size <= skip) {
 		count(ZT_CNT_PAYLOAD_SKIPPED);
-		submit(s, sizeof(s->event));
+		submit(&s->event, sizeof(s->event));
 		return NULL;
 	}
 	return s;
@@ -304,7 +307,7 @@ static __always_inline void finish_data_event(struct data_scratch *s, __u64 size
 
 	if (size > s->event.captured)
 		count(ZT_CNT_TRUNCATED);
-	submit(s, sizeof(s->event) + len);
+	submit(&s->event, sizeof(s->event) + len);
 }
 
 static __always_inline __u32 capture_limit(__u64 size)
@@ -557,42 +560,53 @@ static __always_inline void emit_size_only(__u64 pid_tgid, const struct call_arg
 	struct data_scratch *s = begin_data_event(pid_tgid, args, conn, size, skip);
 
 	if (s)
-		submit(s, sizeof(s->event));
+		submit(&s->event, sizeof(s->event));
+}
+
+struct mmsg_loop {
+	__u64 pid_tgid;
+	const struct call_args *args;
+	struct conn_state *conn;
+	__u64 skip;
+};
+
+/* One message of a recvmmsg/sendmmsg: its mmsghdr's msg_len says how many bytes moved. A bpf_loop
+ * callback, so that the verifier checks the message path once rather than once per message. */
+static long emit_one_message(__u64 index, void *data)
+{
+	struct mmsg_loop *loop = data;
+	const struct mmsghdr *vec = (const struct mmsghdr *)loop->args->ptr;
+	struct mmsghdr m;
+
+	if (bpf_probe_read_user(&m, sizeof(m), &vec[index])) {
+		count(ZT_CNT_READ_FAILED);
+		return 1;
+	}
+	if (m.msg_len)
+		emit_iov(loop->pid_tgid, loop->args, loop->conn, (__u64)m.msg_hdr.msg_iov,
+			 m.msg_hdr.msg_iovlen, m.msg_len, loop->skip);
+	return 0;
 }
 
 static __always_inline void emit_mmsg(__u64 pid_tgid, const struct call_args *args,
 				      struct conn_state *conn, long messages, __u64 skip)
 {
-	/* `messages` were transferred; each mmsghdr's msg_len says how many bytes. */
-	const struct mmsghdr *vec = (const struct mmsghdr *)args->ptr;
+	struct mmsg_loop loop = {.pid_tgid = pid_tgid, .args = args, .conn = conn, .skip = skip};
 
-	for (int i = 0; i < ZT_MAX_MMSG; i++) {
-		struct mmsghdr m;
-
-		if (i >= messages)
-			break;
-		if (bpf_probe_read_user(&m, sizeof(m), &vec[i])) {
-			count(ZT_CNT_READ_FAILED);
-			break;
-		}
-		if (m.msg_len)
-			emit_iov(pid_tgid, args, conn, (__u64)m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen,
-				 m.msg_len, skip);
-	}
+	bpf_loop(messages < ZT_MAX_MMSG ? messages : ZT_MAX_MMSG, emit_one_message, &loop, 0);
 	if (messages > ZT_MAX_MMSG)
 		count(ZT_CNT_IOV_LIMIT);
 }
 
 /* A data call that moved `ret` bytes (messages for recvmmsg/sendmmsg). */
-static __always_inline void emit_data(__u64 pid_tgid, const struct call_args *args,
-				      const struct hooked_call *info, long ret)
+static __always_inline void emit_data(__u64 pid_tgid, const struct call_args *args, long ret)
 {
-	struct conn_state *conn = conn_for_data(pid_tgid, args->fd, info->sys);
+	struct conn_state *conn = conn_for_data(pid_tgid, args->fd, args->syscall);
 
 	if (!conn)
 		return;
 	__u64 skip = skip_until(conn, args->direction);
-	switch (info->shape) {
+	switch (args->shape) {
 	case SHAPE_BUF:
 		emit_buf(pid_tgid, args, conn, ret, skip);
 		break;
@@ -612,6 +626,8 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
 	struct hooked_call info;
+	struct call_args args = {};
+	__u32 zero = 0;
 
 	if (!classify(SYSCALL_NR(regs), &info) || info.sys == ZT_SYS_CLOSE)
 		return 0;
@@ -625,36 +641,35 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 
 	if (!needs_entry(&info)) {
 		/* A receive: its bytes exist from its exit, which is now. */
-		struct call_args received = {};
-
-		if (ret <= 0 || !is_traced(pid_tgid >> 32) || !read_args(regs, &info, &received))
+		if (ret <= 0 || !is_traced(pid_tgid >> 32) || !read_args(regs, &info, &args))
 			return 0;
-		emit_data(pid_tgid, &received, &info, ret);
+	} else {
+		struct call_args *slot = bpf_task_storage_get(&active_calls_map, bpf_get_current_task_btf(), 0, 0);
+
+		if (slot && slot->active) {
+			args = *slot;
+			slot->active = 0;
+		} else {
+			/* A thread already blocked in a send when its process became traced never ran
+			 * the enter program. Its arguments are still in the saved registers: recover them
+			 * rather than lose the call. Its entry time is unknown: the exit time stands in. */
+			if (ret <= 0 || !is_traced(pid_tgid >> 32) || !read_args(regs, &info, &args))
+				return 0;
+			count(ZT_CNT_ARGS_RECOVERED);
+		}
+		if (info.sys == ZT_SYS_CONNECT) {
+			/* Non-blocking connects return -EINPROGRESS with the local port already bound. */
+			if (ret == 0 || ret == -EINPROGRESS)
+				track_conn(pid_tgid, args.fd, ZT_ROLE_CLIENT, 0, ZT_SYS_CONNECT);
+			return 0;
+		}
+	}
+	if (ret <= 0)
 		return 0;
-	}
-
-	struct call_args *args = bpf_task_storage_get(&active_calls_map, bpf_get_current_task_btf(), 0, 0);
-	if (!args || !args->active) {
-		/* A thread already blocked in a send when its process became traced never ran the
-		 * enter program. Its arguments are still in the saved registers: recover them rather
-		 * than lose the call. Its entry time is unknown: the exit time stands in. */
-		if (ret <= 0 || !is_traced(pid_tgid >> 32))
-			return 0;
-		args = stash_args(regs, &info);
-		if (!args)
-			return 0;
-		count(ZT_CNT_ARGS_RECOVERED);
-	}
-
-	if (info.sys == ZT_SYS_CONNECT) {
-		/* Non-blocking connects return -EINPROGRESS with the local port already bound. */
-		if (ret == 0 || ret == -EINPROGRESS)
-			track_conn(pid_tgid, args->fd, ZT_ROLE_CLIENT, 0, ZT_SYS_CONNECT);
-		goto out;
-	}
-	if (ret > 0)
-		emit_data(pid_tgid, args, &info, ret);
-out:
-	args->active = 0;
+	struct data_scratch *s = bpf_map_lookup_elem(&data_heap, &zero);
+	if (!s)
+		return 0;
+	s->args = args;
+	emit_data(pid_tgid, &s->args, ret);
 	return 0;
 }
