@@ -159,33 +159,30 @@ static __always_inline __u64 skip_until(const struct conn_state *conn, __u8 dire
 }
 
 /* Returns the struct sock behind `fd` of the current task when it is a TCP socket over IPv4 or
- * IPv6, NULL otherwise (files, pipes, UNIX and UDP sockets). */
+ * IPv6, NULL otherwise (files, pipes, UNIX and UDP sockets). Runs for every data call on an fd
+ * that is not a tracked connection (a traced process's file and pipe I/O), so it walks the fd
+ * table with direct BTF loads: one helper call (the fd array slot) instead of one per field. */
 static __always_inline struct sock *tcp_sock_of_fd(__s32 fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct file **fds;
-	struct file *file;
-	unsigned int max_fds;
+	struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
+	struct file *slot;
 
-	if (fd < 0)
+	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
 		return NULL;
-	max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
-	if ((unsigned int)fd >= max_fds)
+	/* fdt->fd is an array of pointers: the verifier gives no type to its elements. */
+	if (bpf_probe_read_kernel(&slot, sizeof(slot), &fdt->fd[fd]) || !slot)
 		return NULL;
-	fds = BPF_CORE_READ(task, files, fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+	struct file *file = bpf_core_cast(slot, struct file);
+	if ((file->f_inode->i_mode & S_IFMT) != S_IFSOCK)
 		return NULL;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-
-	struct socket *sock = BPF_CORE_READ(file, private_data);
-	struct sock *sk = BPF_CORE_READ(sock, sk);
+	struct socket *sock = bpf_core_cast(file->private_data, struct socket);
+	struct sock *sk = sock->sk;
 	if (!sk)
 		return NULL;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 family = sk->__sk_common.skc_family;
 	if (family != AF_INET && family != AF_INET6)
 		return NULL;
-	if (BPF_CORE_READ(sk, sk_type) != SOCK_STREAM || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (sk->sk_type != SOCK_STREAM || sk->sk_protocol != IPPROTO_TCP)
 		return NULL;
 	return sk;
 }
@@ -280,7 +277,7 @@ static __always_inline struct data_scratch *begin_data_event(__u64 pid_tgid,
 	struct zt_data_event *ev = &s->event;
 	fill_header(&ev->hdr, ZT_EV_DATA, pid_tgid);
 	ev->conn_id = conn->conn_id;
-	ev->start_ns = args->start_ns;
+	ev->start_ns = args->start_ns ? args->start_ns : ev->hdr.ts_ns;
 	ev->position = position;
 	ev->orig_size = size;
 	ev->captured = 0;
@@ -467,7 +464,7 @@ static __always_inline bool read_args(struct pt_regs *regs, const struct hooked_
 	args->syscall = info->sys;
 	args->shape = info->shape;
 	args->direction = info->dir;
-	args->start_ns = bpf_ktime_get_ns();
+	args->start_ns = 0; /* the event's own time, unless the enter program sets it */
 	if (info->msg) {
 		/* recvmsg/sendmsg: read the iovec array from the user's msghdr and proceed as an
 		 * iovec call. */
@@ -492,6 +489,7 @@ static __always_inline struct call_args *stash_args(struct pt_regs *regs,
 
 	if (!slot || !read_args(regs, info, &args))
 		return NULL;
+	args.start_ns = bpf_ktime_get_ns();
 	*slot = args;
 	return slot;
 }
