@@ -265,6 +265,21 @@ TEST_F(KernelControlTest, ALargeContentLengthBodyIsSkippedFromWhereTheParserIsTo
   EXPECT_TRUE(control_.disabled.empty());
 }
 
+TEST_F(KernelControlTest, ALargeChunkOfAChunkedBodyIsSkippedToTheChunkEndOnly) {
+  open(1, 100, ZT_ROLE_SERVER);
+  const std::string head = "POST /stream HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n186a0\r\n";  // 100000
+  partial(1, ZT_DIR_INGRESS, head + std::string(100, 'c'), head.size() + 100, 1 * kMs);
+  ASSERT_EQ(control_.skips.size(), 1u);
+  // The chunk's end, not the body's: the next size line must be read.
+  EXPECT_EQ(control_.skips[0].until, head.size() + 100000);
+  partial(1, ZT_DIR_INGRESS, "", 100000 - 100, 2 * kMs);
+  data(1, 100, ZT_DIR_INGRESS, "\r\n0\r\n\r\n", 3 * kMs);
+  data(1, 100, ZT_DIR_EGRESS, kResponse, 4 * kMs);
+  ASSERT_EQ(emitted_.size(), 1u);
+  EXPECT_EQ(emitted_[0].exchange.request.body_bytes, 100000u);
+  EXPECT_TRUE(emitted_[0].exchange.request.body_complete);
+}
+
 TEST_F(KernelControlTest, SmallBodiesAreNeverSkipped) {
   open(1, 100, ZT_ROLE_SERVER);
   const std::string body(3000, 'y');  // less than the 4 KiB a skip must save
