@@ -26,6 +26,7 @@
 #include "cuda/cuda_source.h"
 #include "discovery/process_info.h"
 #include "exporters/exporter.h"
+#include "loader/bpf_kernel_control.h"
 #include "loader/bpf_loader.h"
 #include "loader/kernel_features.h"
 #include "pipeline/conn_tracker.h"
@@ -104,6 +105,7 @@ class Agent {
   std::unique_ptr<discovery::TargetManager> targets_;
   std::unique_ptr<pipeline::TraceAssembler> assembler_;
   std::unique_ptr<pipeline::ConnTracker> tracker_;
+  std::unique_ptr<pipeline::KernelControl> kernel_control_;  // the tracker's line to the BPF programs
   std::unique_ptr<cuda::CudaSource> cuda_;
   std::unique_ptr<probes::UprobeAttacher> uprobes_;  // destroyed before loader_: its links go first
   pipeline::EventRouter router_;
@@ -153,6 +155,11 @@ Result<void> Agent::build_stages() {
       [this](protocols::Record&& r, const pipeline::ConnectionInfo& c, pipeline::FlushCause cause) {
         assembler_->on_record(r, c, cause);
       });
+  // Connections given up on, and large bodies the parsers skip, stop being copied in the kernel.
+  if (config.kernel_control) {
+    kernel_control_ = std::make_unique<loader::BpfKernelControl>(*loader_);
+    tracker_->set_kernel_control(kernel_control_.get());
+  }
   tracker_->set_request_observer([this](const pipeline::ConnectionInfo& c, const protocols::RequestView& request,
                                         protocols::RequestIdentity& identity) {
     assembler_->on_request(c, request, identity);
@@ -254,7 +261,6 @@ void Agent::subscribe() {
     assembler_->on_process_exit(pid);
     targets_->on_exit(pid);
     registry_.forget(pid);
-    loader_->forget_connections(pid);
   });
   if (uprobes_) {
     router_.on<zt_event_header>(ZT_EV_EXEC_MAPPING, [this](const zt_event_header& hdr) {
@@ -346,6 +352,8 @@ StatsSnapshot Agent::snapshot() const {
   s.set("kernel.iov_limit", k[ZT_CNT_IOV_LIMIT]);
   s.set("kernel.read_failed", k[ZT_CNT_READ_FAILED]);
   s.set("kernel.args_recovered", k[ZT_CNT_ARGS_RECOVERED]);
+  s.set("kernel.payload_skipped", k[ZT_CNT_PAYLOAD_SKIPPED]);
+  s.set("kernel.conn_disabled", k[ZT_CNT_CONN_DISABLED]);
   router_.report(s);
   const auto t = tracker_->stats();
   s.set("pipeline.connections", t.connections_opened);

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Socket capture from the BTF syscall tracepoints (tp_btf/sys_enter, tp_btf/sys_exit):
  * accept/accept4/connect/close, the ten data syscalls, and sendfile. The enter program stashes the
- * arguments keyed by pid_tgid; the exit program knows how many bytes moved, resolves the fd to a
- * TCP socket (CO-RE, through the task's fd table), and emits one event per call with a bounded
- * payload prefix. Other syscalls and untraced processes leave in the first lines.
+ * arguments of sends and connects in task storage (their entry time is the start of what they
+ * send); receives are handled at exit alone, from the saved registers (received bytes exist only
+ * at exit, so their entry time is not needed). The exit program knows how many bytes moved,
+ * resolves the fd to a TCP socket (CO-RE, through the task's fd table), and emits one event per
+ * call with a bounded payload prefix, or none or only its size where the agent asked
+ * (conn_ctl_map). Other syscalls and untraced processes leave in the first lines.
  *
  * Why not the per-syscall tracepoints (syscalls/sys_enter_read, ...): they run through perf's
  * syscall path, which fills a trace buffer on every hit before any filter runs. Measured here
@@ -64,14 +67,12 @@ struct {
 	__type(value, struct call_args);
 } active_calls_map SEC(".maps");
 
-struct conn_key {
-	__u32 tgid;
-	__s32 fd;
-};
-
 struct conn_state {
 	__u64 conn_id;
 	__u64 position[2]; /* next stream offset per direction */
+	/* Start time of the owning process: an entry left by an earlier process with the same tgid
+	 * (exits do not clean the map; it is LRU) does not match and is replaced. */
+	__u64 proc_start_ns;
 	struct zt_tuple tuple;
 	__u8 role;
 	__u8 flags;
@@ -83,13 +84,27 @@ struct conn_state {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
-	__type(key, struct conn_key);
+	__type(key, struct zt_conn_key);
 	__type(value, struct conn_state);
 } conn_map SEC(".maps");
+
+/* What the agent wants copied of each connection (abi.h, struct zt_conn_ctl). An array indexed by
+ * conn_id: the lookup is inlined and costs a few instructions per call, and the agent writes it
+ * through mmap without a syscall. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, ZT_CONN_CTL_SLOTS);
+	__type(key, __u32);
+	__type(value, struct zt_conn_ctl);
+} conn_ctl_map SEC(".maps");
 
 /* One data event under construction per CPU: too large for the 512-byte BPF stack. The payload
  * area is twice the maximum capture so that variable-offset copies stay provably in bounds. */
 struct data_scratch {
+	/* The call being emitted. Kept here rather than on the stack so that the verifier sees
+	 * unknown values and checks one path for every syscall, not one per syscall number. */
+	struct call_args args;
 	struct zt_data_event event;
 	__u8 payload[2 * ZT_MAX_CAPTURE];
 	struct iovec iov[ZT_MAX_IOV]; /* the caller's iovec array, read in one go; never sent */
@@ -105,34 +120,69 @@ struct {
 /* Connection ids are unique for the lifetime of the loaded programs. */
 __u64 next_conn_id = 0;
 
+static __always_inline __u64 process_start_ns(void)
+{
+	return bpf_get_current_task_btf()->group_leader->start_time;
+}
+
+/* The connection state of (tgid, fd), unless it belongs to an earlier process with that tgid. */
+static __always_inline struct conn_state *lookup_conn(const struct zt_conn_key *key)
+{
+	struct conn_state *conn = bpf_map_lookup_elem(&conn_map, key);
+
+	if (conn && conn->proc_start_ns != process_start_ns()) {
+		bpf_map_delete_elem(&conn_map, key);
+		return NULL;
+	}
+	return conn;
+}
+
+/* Stream position below which the agent wants no payload of this direction (0: all of it;
+ * ZT_SKIP_ALL: no events at all). */
+static __always_inline __u64 skip_until(const struct conn_state *conn, __u8 direction)
+{
+	__u32 slot = conn->conn_id & (ZT_CONN_CTL_SLOTS - 1);
+	struct zt_conn_ctl *ctl = bpf_map_lookup_elem(&conn_ctl_map, &slot);
+
+	if (!ctl)
+		return 0;
+	/* The agent claims a slot by zeroing its id, writing the positions, then storing the id
+	 * (agent/loader/bpf_loader.cpp): an id read the same before and after the position is the
+	 * owner of that position. */
+	__u64 owner = *(volatile __u64 *)&ctl->conn_id;
+	barrier();
+	__u64 until = *(volatile __u64 *)&ctl->skip_until[direction & 1];
+	barrier();
+	if (owner != conn->conn_id || *(volatile __u64 *)&ctl->conn_id != owner)
+		return 0;
+	return until;
+}
+
 /* Returns the struct sock behind `fd` of the current task when it is a TCP socket over IPv4 or
- * IPv6, NULL otherwise (files, pipes, UNIX and UDP sockets). */
+ * IPv6, NULL otherwise (files, pipes, UNIX and UDP sockets). Runs for every data call on an fd
+ * that is not a tracked connection (a traced process's file and pipe I/O), so it walks the fd
+ * table with direct BTF loads: one helper call (the fd array slot) instead of one per field. */
 static __always_inline struct sock *tcp_sock_of_fd(__s32 fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct file **fds;
-	struct file *file;
-	unsigned int max_fds;
+	struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
+	struct file *slot;
 
-	if (fd < 0)
+	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
 		return NULL;
-	max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
-	if ((unsigned int)fd >= max_fds)
+	/* fdt->fd is an array of pointers: the verifier gives no type to its elements. */
+	if (bpf_probe_read_kernel(&slot, sizeof(slot), &fdt->fd[fd]) || !slot)
 		return NULL;
-	fds = BPF_CORE_READ(task, files, fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+	struct file *file = bpf_core_cast(slot, struct file);
+	if ((file->f_inode->i_mode & S_IFMT) != S_IFSOCK)
 		return NULL;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-
-	struct socket *sock = BPF_CORE_READ(file, private_data);
-	struct sock *sk = BPF_CORE_READ(sock, sk);
+	struct socket *sock = bpf_core_cast(file->private_data, struct socket);
+	struct sock *sk = sock->sk;
 	if (!sk)
 		return NULL;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 family = sk->__sk_common.skc_family;
 	if (family != AF_INET && family != AF_INET6)
 		return NULL;
-	if (BPF_CORE_READ(sk, sk_type) != SOCK_STREAM || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (sk->sk_type != SOCK_STREAM || sk->sk_protocol != IPPROTO_TCP)
 		return NULL;
 	return sk;
 }
@@ -175,13 +225,14 @@ static __always_inline void emit_conn_event(__u32 kind, __u64 pid_tgid, __s32 fd
 static __always_inline struct conn_state *track_conn(__u64 pid_tgid, __s32 fd, __u8 role,
 						     __u8 flags, __u8 sys)
 {
-	struct conn_key key = {.tgid = pid_tgid >> 32, .fd = fd};
+	struct zt_conn_key key = {.tgid = pid_tgid >> 32, .fd = fd};
 	struct conn_state fresh = {};
 	struct sock *sk = tcp_sock_of_fd(fd);
 
 	if (!sk)
 		return NULL;
 	fresh.conn_id = __sync_fetch_and_add(&next_conn_id, 1) + 1;
+	fresh.proc_start_ns = process_start_ns();
 	fresh.role = role;
 	fresh.flags = flags;
 	read_tuple(sk, &fresh.tuple);
@@ -197,28 +248,37 @@ static __always_inline struct conn_state *track_conn(__u64 pid_tgid, __s32 fd, _
  * came from a path we do not hook, such as a socket inherited across exec). */
 static __always_inline struct conn_state *conn_for_data(__u64 pid_tgid, __s32 fd, __u8 sys)
 {
-	struct conn_key key = {.tgid = pid_tgid >> 32, .fd = fd};
-	struct conn_state *conn = bpf_map_lookup_elem(&conn_map, &key);
+	struct zt_conn_key key = {.tgid = pid_tgid >> 32, .fd = fd};
+	struct conn_state *conn = lookup_conn(&key);
 
 	if (conn)
 		return conn;
 	return track_conn(pid_tgid, fd, ZT_ROLE_UNKNOWN, ZT_DATA_F_MIDSTREAM, sys);
 }
 
+/* Takes the call's `size` bytes from the stream and starts its event; NULL when no event is to be
+ * sent (the agent gave up on the connection), or when the payload is not wanted (the bytes lie
+ * below `skip`): then the event is sent at once with its size and position only. */
 static __always_inline struct data_scratch *begin_data_event(__u64 pid_tgid,
 							    const struct call_args *args,
-							    struct conn_state *conn, __u64 size)
+							    struct conn_state *conn, __u64 size,
+							    __u64 skip)
 {
+	__u64 position = __sync_fetch_and_add(&conn->position[args->direction & 1], size);
 	__u32 zero = 0;
-	struct data_scratch *s = bpf_map_lookup_elem(&data_heap, &zero);
 
+	if (skip == ZT_SKIP_ALL) {
+		count(ZT_CNT_CONN_DISABLED);
+		return NULL;
+	}
+	struct data_scratch *s = bpf_map_lookup_elem(&data_heap, &zero);
 	if (!s)
 		return NULL;
 	struct zt_data_event *ev = &s->event;
 	fill_header(&ev->hdr, ZT_EV_DATA, pid_tgid);
 	ev->conn_id = conn->conn_id;
-	ev->start_ns = args->start_ns;
-	ev->position = __sync_fetch_and_add(&conn->position[args->direction & 1], size);
+	ev->start_ns = args->start_ns ? args->start_ns : ev->hdr.ts_ns;
+	ev->position = position;
 	ev->orig_size = size;
 	ev->captured = 0;
 	ev->fd = args->fd;
@@ -228,6 +288,11 @@ static __always_inline struct data_scratch *begin_data_event(__u64 pid_tgid,
 	ev->flags = conn->flags;
 	ev->pad = 0;
 	ev->tuple = conn->tuple;
+	if (position + size <= skip) {
+		count(ZT_CNT_PAYLOAD_SKIPPED);
+		submit(&s->event, sizeof(s->event));
+		return NULL;
+	}
 	return s;
 }
 
@@ -239,7 +304,7 @@ static __always_inline void finish_data_event(struct data_scratch *s, __u64 size
 
 	if (size > s->event.captured)
 		count(ZT_CNT_TRUNCATED);
-	submit(s, sizeof(s->event) + len);
+	submit(&s->event, sizeof(s->event) + len);
 }
 
 static __always_inline __u32 capture_limit(__u64 size)
@@ -252,9 +317,9 @@ static __always_inline __u32 capture_limit(__u64 size)
 }
 
 static __always_inline void emit_buf(__u64 pid_tgid, const struct call_args *args,
-				     struct conn_state *conn, __u64 size)
+				     struct conn_state *conn, __u64 size, __u64 skip)
 {
-	struct data_scratch *s = begin_data_event(pid_tgid, args, conn, size);
+	struct data_scratch *s = begin_data_event(pid_tgid, args, conn, size, skip);
 
 	if (!s)
 		return;
@@ -272,9 +337,9 @@ static __always_inline void emit_buf(__u64 pid_tgid, const struct call_args *arg
  * returned, so iovecs past it (unfilled receive buffers) are not read. */
 static __always_inline void emit_iov(__u64 pid_tgid, const struct call_args *args,
 				     struct conn_state *conn, __u64 iov_ptr, __u64 iovcnt,
-				     __u64 size)
+				     __u64 size, __u64 skip)
 {
-	struct data_scratch *s = begin_data_event(pid_tgid, args, conn, size);
+	struct data_scratch *s = begin_data_event(pid_tgid, args, conn, size, skip);
 	__u32 limit = capture_limit(size);
 	__u32 off = 0;
 	__u64 left = size;
@@ -388,7 +453,33 @@ static __always_inline bool classify(long nr, struct hooked_call *i)
 	}
 }
 
-/* Records the call's arguments from the user registers saved at syscall entry. */
+/* Reads the call's arguments from the user registers saved at syscall entry (they are intact
+ * at exit too: a syscall preserves them). False when a msghdr cannot be read. */
+static __always_inline bool read_args(struct pt_regs *regs, const struct hooked_call *info,
+				      struct call_args *args)
+{
+	args->fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	args->ptr = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	args->cnt = (__u32)PT_REGS_PARM3_CORE_SYSCALL(regs);
+	args->syscall = info->sys;
+	args->shape = info->shape;
+	args->direction = info->dir;
+	args->start_ns = 0; /* the event's own time, unless the enter program sets it */
+	if (info->msg) {
+		/* recvmsg/sendmsg: read the iovec array from the user's msghdr and proceed as an
+		 * iovec call. */
+		struct user_msghdr msg;
+
+		if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)args->ptr))
+			return false;
+		args->ptr = (__u64)msg.msg_iov;
+		args->cnt = (__u32)msg.msg_iovlen;
+	}
+	args->active = 1;
+	return true;
+}
+
+/* Records the call's arguments in the thread's slot, for the exit program. */
 static __always_inline struct call_args *stash_args(struct pt_regs *regs,
 						    const struct hooked_call *info)
 {
@@ -396,35 +487,23 @@ static __always_inline struct call_args *stash_args(struct pt_regs *regs,
 						      BPF_LOCAL_STORAGE_GET_F_CREATE);
 	struct call_args args = {};
 
-	if (!slot)
+	if (!slot || !read_args(regs, info, &args))
 		return NULL;
-
-	args.fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
-	args.ptr = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	args.cnt = (__u32)PT_REGS_PARM3_CORE_SYSCALL(regs);
-	args.syscall = info->sys;
-	args.shape = info->shape;
-	args.direction = info->dir;
 	args.start_ns = bpf_ktime_get_ns();
-	if (info->msg) {
-		/* recvmsg/sendmsg: read the iovec array from the user's msghdr and proceed as an
-		 * iovec call. */
-		struct user_msghdr msg;
-
-		if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)args.ptr))
-			return NULL;
-		args.ptr = (__u64)msg.msg_iov;
-		args.cnt = (__u32)msg.msg_iovlen;
-	}
-	args.active = 1;
 	*slot = args;
 	return slot;
 }
 
+/* Receives are all handled at exit: only sends and connects need their entry. */
+static __always_inline bool needs_entry(const struct hooked_call *info)
+{
+	return info->sys == ZT_SYS_CONNECT || (info->dir == ZT_DIR_EGRESS && info->shape != SHAPE_CTL);
+}
+
 static __always_inline void on_close(__u64 pid_tgid, __s32 fd)
 {
-	struct conn_key key = {.tgid = pid_tgid >> 32, .fd = fd};
-	struct conn_state *conn = bpf_map_lookup_elem(&conn_map, &key);
+	struct zt_conn_key key = {.tgid = pid_tgid >> 32, .fd = fd};
+	struct conn_state *conn = lookup_conn(&key);
 
 	if (!conn)
 		return;
@@ -459,12 +538,14 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 			on_mmap(regs);
 		return 0;
 	}
+	if (info.sys != ZT_SYS_CLOSE && !needs_entry(&info))
+		return 0;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if (!is_traced(pid_tgid >> 32))
 		return 0;
 	if (info.sys == ZT_SYS_CLOSE)
 		on_close(pid_tgid, (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs));
-	else if (info.sys != ZT_SYS_ACCEPT && info.sys != ZT_SYS_ACCEPT4) /* their result is all */
+	else
 		stash_args(regs, &info);
 	return 0;
 }
@@ -472,41 +553,79 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 /* sendfile moves bytes from a file: only their number is known, which keeps the stream
  * positions right (the parser skips them as uncaptured bytes, e.g. a static file's body). */
 static __always_inline void emit_size_only(__u64 pid_tgid, const struct call_args *args,
-					   struct conn_state *conn, __u64 size)
+					   struct conn_state *conn, __u64 size, __u64 skip)
 {
-	struct data_scratch *s = begin_data_event(pid_tgid, args, conn, size);
+	struct data_scratch *s = begin_data_event(pid_tgid, args, conn, size, skip);
 
 	if (s)
-		submit(s, sizeof(s->event));
+		submit(&s->event, sizeof(s->event));
+}
+
+struct mmsg_loop {
+	__u64 pid_tgid;
+	const struct call_args *args;
+	struct conn_state *conn;
+	__u64 skip;
+};
+
+/* One message of a recvmmsg/sendmmsg: its mmsghdr's msg_len says how many bytes moved. A bpf_loop
+ * callback, so that the verifier checks the message path once rather than once per message. */
+static long emit_one_message(__u64 index, void *data)
+{
+	struct mmsg_loop *loop = data;
+	const struct mmsghdr *vec = (const struct mmsghdr *)loop->args->ptr;
+	struct mmsghdr m;
+
+	if (bpf_probe_read_user(&m, sizeof(m), &vec[index])) {
+		count(ZT_CNT_READ_FAILED);
+		return 1;
+	}
+	if (m.msg_len)
+		emit_iov(loop->pid_tgid, loop->args, loop->conn, (__u64)m.msg_hdr.msg_iov,
+			 m.msg_hdr.msg_iovlen, m.msg_len, loop->skip);
+	return 0;
 }
 
 static __always_inline void emit_mmsg(__u64 pid_tgid, const struct call_args *args,
-				      struct conn_state *conn, long messages)
+				      struct conn_state *conn, long messages, __u64 skip)
 {
-	/* `messages` were transferred; each mmsghdr's msg_len says how many bytes. */
-	const struct mmsghdr *vec = (const struct mmsghdr *)args->ptr;
+	struct mmsg_loop loop = {.pid_tgid = pid_tgid, .args = args, .conn = conn, .skip = skip};
 
-	for (int i = 0; i < ZT_MAX_MMSG; i++) {
-		struct mmsghdr m;
-
-		if (i >= messages)
-			break;
-		if (bpf_probe_read_user(&m, sizeof(m), &vec[i])) {
-			count(ZT_CNT_READ_FAILED);
-			break;
-		}
-		if (m.msg_len)
-			emit_iov(pid_tgid, args, conn, (__u64)m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen,
-				 m.msg_len);
-	}
+	bpf_loop(messages < ZT_MAX_MMSG ? messages : ZT_MAX_MMSG, emit_one_message, &loop, 0);
 	if (messages > ZT_MAX_MMSG)
 		count(ZT_CNT_IOV_LIMIT);
+}
+
+/* A data call that moved `ret` bytes (messages for recvmmsg/sendmmsg). */
+static __always_inline void emit_data(__u64 pid_tgid, const struct call_args *args, long ret)
+{
+	struct conn_state *conn = conn_for_data(pid_tgid, args->fd, args->syscall);
+
+	if (!conn)
+		return;
+	__u64 skip = skip_until(conn, args->direction);
+	switch (args->shape) {
+	case SHAPE_BUF:
+		emit_buf(pid_tgid, args, conn, ret, skip);
+		break;
+	case SHAPE_IOV:
+		emit_iov(pid_tgid, args, conn, args->ptr, args->cnt, ret, skip);
+		break;
+	case SHAPE_MMSG:
+		emit_mmsg(pid_tgid, args, conn, ret, skip);
+		break;
+	default:
+		emit_size_only(pid_tgid, args, conn, ret, skip);
+		break;
+	}
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
 	struct hooked_call info;
+	struct call_args args = {};
+	__u32 zero = 0;
 
 	if (!classify(SYSCALL_NR(regs), &info) || info.sys == ZT_SYS_CLOSE)
 		return 0;
@@ -518,46 +637,37 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	}
 
-	struct call_args *args = bpf_task_storage_get(&active_calls_map, bpf_get_current_task_btf(), 0, 0);
-	if (!args || !args->active) {
-		/* A thread already blocked in the call when its process became traced never ran
-		 * the enter program (a thread-per-connection server waiting in recv() at attach
-		 * time). Its arguments are still in the saved registers: recover them rather than
-		 * lose the call. Its entry time is unknown: the exit time stands in. */
-		if (ret <= 0 || !is_traced(pid_tgid >> 32))
+	if (!needs_entry(&info)) {
+		/* A receive: its bytes exist from its exit, which is now. */
+		if (ret <= 0 || !is_traced(pid_tgid >> 32) || !read_args(regs, &info, &args))
 			return 0;
-		args = stash_args(regs, &info);
-		if (!args)
-			return 0;
-		count(ZT_CNT_ARGS_RECOVERED);
-	}
+	} else {
+		struct call_args *slot = bpf_task_storage_get(&active_calls_map, bpf_get_current_task_btf(), 0, 0);
 
-	if (info.sys == ZT_SYS_CONNECT) {
-		/* Non-blocking connects return -EINPROGRESS with the local port already bound. */
-		if (ret == 0 || ret == -EINPROGRESS)
-			track_conn(pid_tgid, args->fd, ZT_ROLE_CLIENT, 0, ZT_SYS_CONNECT);
-		goto out;
+		if (slot && slot->active) {
+			args = *slot;
+			slot->active = 0;
+		} else {
+			/* A thread already blocked in a send when its process became traced never ran
+			 * the enter program. Its arguments are still in the saved registers: recover them
+			 * rather than lose the call. Its entry time is unknown: the exit time stands in. */
+			if (ret <= 0 || !is_traced(pid_tgid >> 32) || !read_args(regs, &info, &args))
+				return 0;
+			count(ZT_CNT_ARGS_RECOVERED);
+		}
+		if (info.sys == ZT_SYS_CONNECT) {
+			/* Non-blocking connects return -EINPROGRESS with the local port already bound. */
+			if (ret == 0 || ret == -EINPROGRESS)
+				track_conn(pid_tgid, args.fd, ZT_ROLE_CLIENT, 0, ZT_SYS_CONNECT);
+			return 0;
+		}
 	}
 	if (ret <= 0)
-		goto out;
-	struct conn_state *conn = conn_for_data(pid_tgid, args->fd, info.sys);
-	if (!conn)
-		goto out;
-	switch (info.shape) {
-	case SHAPE_BUF:
-		emit_buf(pid_tgid, args, conn, ret);
-		break;
-	case SHAPE_IOV:
-		emit_iov(pid_tgid, args, conn, args->ptr, args->cnt, ret);
-		break;
-	case SHAPE_MMSG:
-		emit_mmsg(pid_tgid, args, conn, ret);
-		break;
-	default:
-		emit_size_only(pid_tgid, args, conn, ret);
-		break;
-	}
-out:
-	args->active = 0;
+		return 0;
+	struct data_scratch *s = bpf_map_lookup_elem(&data_heap, &zero);
+	if (!s)
+		return 0;
+	s->args = args;
+	emit_data(pid_tgid, &s->args, ret);
 	return 0;
 }

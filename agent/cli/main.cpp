@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   std::optional<std::uint32_t> assembly_wait_ms;
   std::optional<double> duration;
   bool no_cuda = false;
+  bool no_kernel_control = false;
   bool no_cupti = false;
   std::optional<double> cuda_fold_rate;
   std::string config_path;
@@ -96,6 +97,9 @@ int main(int argc, char** argv) {
     sub->add_option("--stats-interval", stats_interval,
                     "Seconds between the log lines of counter changes (default 60; 0: only the summary at exit)")
         ->check(CLI::NonNegativeNumber);
+    sub->add_flag("--no-kernel-control", no_kernel_control,
+                  "Copy every data call's payload prefix, even of connections given up on and of bodies "
+                  "the parsers skip (for measuring; costs CPU)");
     sub->add_flag("--no-cuda", no_cuda, "Do not trace CUDA calls (no uprobes on CUDA libraries)");
     sub->add_option("--cuda-fold-rate", cuda_fold_rate,
                     "Launches per second per thread above which repeated launches of a kernel fold into one span "
@@ -150,6 +154,7 @@ int main(int argc, char** argv) {
   }
   if (!outputs.empty()) config.outputs = outputs;
   if (no_cuda) config.cuda.enabled = false;
+  if (no_kernel_control) config.kernel_control = false;
   if (no_cupti) config.cuda.cupti = false;
   if (cuda_fold_rate) config.cuda.fold_above_per_second = *cuda_fold_rate;
   if (log_level.empty()) log_level = verbose ? "debug" : (config_path.empty() ? "info" : config.log_level);

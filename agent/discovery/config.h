@@ -26,6 +26,9 @@ struct CudaConfig {
 struct Config {
   std::vector<SelectorRule> select;    // empty: every process on the node except the agent
   std::uint32_t capture_bytes = 4096;  // payload prefix captured per syscall
+  // The agent tells the kernel which connections and body bytes it does not need copied
+  // (off: every data call's prefix is copied, e.g. to measure what the control saves).
+  bool kernel_control = true;
   std::vector<std::string> outputs;    // exporter specs ("console", "jsonl=FILE"); empty: not set
   std::string log_level = "info";      // trace, debug, info, warn, error
   // How long a built span waits before export, so that a same-node pairing learned late (a server

@@ -1,10 +1,12 @@
 #include "loader/bpf_loader.h"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -85,6 +87,11 @@ bool kernel_has_uprobe_multi() {
   return ok;
 }
 
+// The BPF side's view of these (bpf/sockets.bpf.c) is the same header; the sizes pin the layout.
+static_assert(sizeof(zt_conn_key) == 8);
+static_assert(sizeof(zt_conn_ctl) == 24);
+static_assert((ZT_CONN_CTL_SLOTS & (ZT_CONN_CTL_SLOTS - 1)) == 0, "slots are picked by mask");
+
 }  // namespace
 
 void route_libbpf_logs(bool verbose) {
@@ -108,6 +115,7 @@ Result<std::unique_ptr<BpfLoader>> BpfLoader::load_and_attach(const LoaderOption
   // kinds that look for it, and its absence is only worth a debug line.
   if (auto tracefs = ensure_tracefs(); !tracefs) spdlog::debug("{}", tracefs.error().message);
   if (auto r = loader->open_and_load(); !r) return r.error();
+  if (auto r = loader->map_conn_control(); !r) return r.error();
   if (auto r = loader->attach(); !r) return r.error();
   return loader;
 }
@@ -220,6 +228,38 @@ Result<probes::UprobeLinkPtr> BpfLoader::attach_uprobe(const probes::UprobeReque
   return probes::UprobeLinkPtr(new BpfUprobeLink(link));
 }
 
+Result<void> BpfLoader::map_conn_control() {
+  conn_ctl_bytes_ = sizeof(zt_conn_ctl) * ZT_CONN_CTL_SLOTS;
+  void* mem = mmap(nullptr, conn_ctl_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED,
+                   bpf_map__fd(sockets_->maps.conn_ctl_map), 0);
+  if (mem == MAP_FAILED) return make_error("mapping the connection control map failed: " + errno_text(errno));
+  conn_ctl_ = static_cast<zt_conn_ctl*>(mem);
+  return {};
+}
+
+void BpfLoader::write_control(std::uint64_t conn_id, std::uint64_t until_egress, std::uint64_t until_ingress) {
+  zt_conn_ctl& slot = conn_ctl_[conn_id & (ZT_CONN_CTL_SLOTS - 1)];
+  std::atomic_ref<std::uint64_t> owner(slot.conn_id);
+  std::atomic_ref<std::uint64_t> egress(slot.skip_until[ZT_DIR_EGRESS]);
+  std::atomic_ref<std::uint64_t> ingress(slot.skip_until[ZT_DIR_INGRESS]);
+  // The reader (skip_until in sockets.bpf.c) reads the id, a position, then the id again.
+  if (owner.load() != conn_id) owner.store(0);
+  egress.store(until_egress);
+  ingress.store(until_ingress);
+  owner.store(conn_id);
+}
+
+void BpfLoader::disable_connection(std::uint64_t conn_id) { write_control(conn_id, ZT_SKIP_ALL, ZT_SKIP_ALL); }
+
+void BpfLoader::skip_payload(std::uint64_t conn_id, zt_direction direction, std::uint64_t until) {
+  zt_conn_ctl& slot = conn_ctl_[conn_id & (ZT_CONN_CTL_SLOTS - 1)];
+  const bool mine = std::atomic_ref<std::uint64_t>(slot.conn_id).load() == conn_id;
+  // The other direction keeps its own skip when this slot is already the connection's.
+  std::uint64_t until_dir[2] = {mine ? slot.skip_until[0] : 0, mine ? slot.skip_until[1] : 0};
+  until_dir[direction & 1] = until;
+  write_control(conn_id, until_dir[ZT_DIR_EGRESS], until_dir[ZT_DIR_INGRESS]);
+}
+
 Result<void> BpfLoader::attach() {
   if (int err = sockets_bpf__attach(sockets_); err) {
     return make_error("attaching the syscall tracepoints failed: " + errno_text(err) +
@@ -234,6 +274,7 @@ Result<void> BpfLoader::attach() {
 BpfLoader::~BpfLoader() {
   // Detach the process and CUDA hooks first: they write into maps the socket object owns.
   // (Per-process CUDA links are owned by the agent and destroyed before the loader.)
+  if (conn_ctl_) munmap(conn_ctl_, conn_ctl_bytes_);
   if (cuda_) cuda_bpf__destroy(cuda_);
   if (process_) process_bpf__destroy(process_);
   if (sockets_) sockets_bpf__destroy(sockets_);
@@ -255,23 +296,6 @@ void BpfLoader::untrace_pid(std::uint32_t tgid) {
 bool BpfLoader::is_traced(std::uint32_t tgid) const {
   zt_traced_pid value{};
   return bpf_map__lookup_elem(sockets_->maps.traced_pids_map, &tgid, sizeof tgid, &value, sizeof value, 0) == 0;
-}
-
-void BpfLoader::forget_connections(std::uint32_t tgid) {
-  struct ConnKey {
-    std::uint32_t tgid;
-    std::int32_t fd;
-  };
-  bpf_map* map = sockets_->maps.conn_map;
-  std::vector<ConnKey> doomed;
-  ConnKey key{}, next{};
-  const void* prev = nullptr;
-  while (bpf_map__get_next_key(map, prev, &next, sizeof next) == 0) {
-    if (next.tgid == tgid) doomed.push_back(next);
-    key = next;
-    prev = &key;
-  }
-  for (const auto& k : doomed) bpf_map__delete_elem(map, &k, sizeof k, 0);
 }
 
 int BpfLoader::ringbuf_fd() const { return bpf_map__fd(sockets_->maps.events); }

@@ -42,8 +42,15 @@ class BpfLoader {
   Result<void> trace_pid(std::uint32_t tgid, bool follow_children);
   void untrace_pid(std::uint32_t tgid);
   bool is_traced(std::uint32_t tgid) const;
-  // Removes the kernel's connection state of a process that exited (the map is LRU anyway).
-  void forget_connections(std::uint32_t tgid);
+  // (A process's connection state needs no cleanup at exit: conn_map is LRU, and an entry left
+  // by an earlier process with the same tgid is recognised by its start time and replaced.)
+
+  // Kernel control of capture (abi.h, struct zt_conn_ctl), written through a shared mapping: no
+  // syscall. The connection's further data calls produce no events.
+  void disable_connection(std::uint64_t conn_id);
+  // Data calls of `direction` whose bytes all lie below stream position `until` are reported
+  // with their size and position but no payload.
+  void skip_payload(std::uint64_t conn_id, zt_direction direction, std::uint64_t until);
 
   // Attaches program `request.program` of the uprobe family's BPF object (bpf/<family>.bpf.c,
   // looked up by name) to functions of one file for one process: one uprobe_multi link for every
@@ -61,6 +68,11 @@ class BpfLoader {
   BpfLoader() = default;
   Result<void> open_and_load();
   Result<void> attach();
+  Result<void> map_conn_control();
+
+  // Claims the slot of `conn_id` (or updates it) so that the BPF reader never pairs one
+  // connection's id with another's positions.
+  void write_control(std::uint64_t conn_id, std::uint64_t until_egress, std::uint64_t until_ingress);
 
   LoaderOptions options_;
   sockets_bpf* sockets_ = nullptr;
@@ -68,6 +80,8 @@ class BpfLoader {
   cuda_bpf* cuda_ = nullptr;
   bool uprobe_multi_ = false;
   std::vector<std::pair<std::string, bpf_object*>> uprobe_objects_;  // family name -> object
+  zt_conn_ctl* conn_ctl_ = nullptr;  // ZT_CONN_CTL_SLOTS entries, mmap of conn_ctl_map
+  std::size_t conn_ctl_bytes_ = 0;
 };
 
 // Routes libbpf's messages into spdlog (warnings always, debug output when `verbose`).

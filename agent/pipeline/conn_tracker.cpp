@@ -74,6 +74,7 @@ void ConnTracker::on_data(const zt_data_event& ev, std::string_view payload, std
   stream.push(chunk, now_ns, [&](const Chunk& c) { deliver(conn, dir, c); });
   // deliver() may have declared the connection unsupported; the Connection object stays valid.
   if (stream.has_pending()) with_pending_.insert(id);
+  request_skip(conn, dir);
   emit_records(conn, FlushCause::InStream);
 }
 
@@ -87,6 +88,7 @@ void ConnTracker::deliver(Connection& conn, Direction dir, const Chunk& chunk) {
         conn.unsupported = true;
         ++stats_.connections_unsupported;
         conn.streams = {DataStream(), DataStream()};  // free anything waiting
+        if (control_) control_->disable_connection(conn.info);
         spdlog::debug("conn {} (pid {} fd {}): no supported protocol in the first {} chunks",
                       conn.info.conn_id, conn.info.pid, conn.info.fd, conn.detect_attempts);
       }
@@ -103,7 +105,17 @@ void ConnTracker::deliver(Connection& conn, Direction dir, const Chunk& chunk) {
                   conn.info.local.address, conn.info.local.port, conn.info.remote.address,
                   conn.info.remote.port, conn.parser->protocol_name());
   }
+  conn.delivered_until[static_cast<std::size_t>(dir)] = chunk.position + chunk.size;
   conn.parser->on_chunk(dir, chunk);
+}
+
+void ConnTracker::request_skip(Connection& conn, Direction dir) {
+  if (!control_ || !conn.parser) return;
+  const auto d = static_cast<std::size_t>(dir);
+  const std::uint64_t until = conn.parser->skip_until(dir);
+  if (until <= conn.skip_asked[d] || until <= conn.delivered_until[d] + options_.kernel_skip_min_bytes) return;
+  conn.skip_asked[d] = until;
+  control_->skip(conn.info, dir, until);
 }
 
 void ConnTracker::emit_records(Connection& conn, FlushCause cause) {

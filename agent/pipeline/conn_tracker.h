@@ -14,6 +14,7 @@
 
 #include "pipeline/connection_info.h"
 #include "pipeline/data_stream.h"
+#include "pipeline/kernel_control.h"
 #include "protocols/protocol.h"
 #include "zerotrace/abi.h"
 
@@ -23,6 +24,9 @@ struct ConnTrackerOptions {
   std::size_t max_connections = 65536;
   std::uint64_t idle_timeout_ns = 300'000'000'000ull;  // 5 min
   int max_detect_chunks = 8;  // chunks looked at before a connection is declared unsupported
+  // A body is left uncopied in the kernel only when more than this much of it is still to come
+  // (below the capture size a skip saves little, and costs a control write).
+  std::uint64_t kernel_skip_min_bytes = 4096;
   DataStreamLimits stream_limits;
 };
 
@@ -49,6 +53,8 @@ class ConnTracker {
   ConnTracker(ConnTrackerOptions options, RecordSink sink);
   ~ConnTracker();
   void set_request_observer(RequestObserver observer) { observer_ = std::move(observer); }
+  // Where unsupported connections and skippable bodies are reported (not owned; may be null).
+  void set_kernel_control(KernelControl* control) { control_ = control; }
 
   void on_data(const zt_data_event& event, std::string_view payload, std::uint64_t now_ns);
   void on_conn_open(const zt_conn_event& event);
@@ -69,6 +75,8 @@ class ConnTracker {
     std::unique_ptr<protocols::ConnectionParser> parser;
     int detect_attempts = 0;
     bool unsupported = false;
+    std::array<std::uint64_t, 2> delivered_until{};  // per direction: stream position parsed up to
+    std::array<std::uint64_t, 2> skip_asked{};       // per direction: last skip asked of the kernel
     std::uint64_t last_activity_ns = 0;
     std::list<std::uint64_t>::iterator lru_pos;
   };
@@ -78,6 +86,8 @@ class ConnTracker {
   void touch(Connection& conn, std::uint64_t now_ns);
   void deliver(Connection& conn, protocols::Direction dir, const protocols::Chunk& chunk);
   void emit_records(Connection& conn, FlushCause cause);
+  // Asks the kernel to skip the payload the parser no longer needs, when that is worth it.
+  void request_skip(Connection& conn, protocols::Direction dir);
   // Gives up waiting on both directions, the one whose waiting bytes are older first, so that a
   // request reaches the parser before the response that answers it.
   void flush_streams(Connection& conn, std::uint64_t now_ns, bool force);
@@ -86,6 +96,7 @@ class ConnTracker {
   ConnTrackerOptions options_;
   RecordSink sink_;
   RequestObserver observer_;
+  KernelControl* control_ = nullptr;
   std::unordered_map<std::uint64_t, Connection> conns_;
   std::list<std::uint64_t> lru_;  // most recently active first
   std::unordered_set<std::uint64_t> with_pending_;

@@ -36,6 +36,9 @@ class ConnectionParser {
   virtual Role role() const = 0;
   virtual const ParserStats& stats() const = 0;
   virtual std::string_view protocol_name() const = 0;
+  // Stream position of `dir` below which this parser needs no payload (a body it skips by
+  // count); 0 when it needs every byte. The tracker may ask the kernel not to copy those bytes.
+  virtual std::uint64_t skip_until(Direction /*dir*/) const { return 0; }
 
  protected:
   void identify(const RequestView& request, Role role, RequestIdentity& identity) const {

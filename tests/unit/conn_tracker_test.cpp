@@ -181,6 +181,118 @@ TEST_F(ConnTrackerTest, ShutdownFlushesEveryConnection) {
   EXPECT_EQ(tracker_.live_connections(), 0u);
 }
 
+// Records what the tracker asks of the kernel.
+class FakeKernelControl final : public KernelControl {
+ public:
+  struct Skip {
+    std::uint64_t conn_id;
+    protocols::Direction dir;
+    std::uint64_t until;
+  };
+  void disable_connection(const ConnectionInfo& conn) override { disabled.push_back(conn.conn_id); }
+  void skip(const ConnectionInfo& conn, protocols::Direction dir, std::uint64_t until) override {
+    skips.push_back({conn.conn_id, dir, until});
+  }
+  std::vector<std::uint64_t> disabled;
+  std::vector<Skip> skips;
+};
+
+class KernelControlTest : public ConnTrackerTest {
+ protected:
+  KernelControlTest() { tracker_.set_kernel_control(&control_); }
+
+  // A data call of `size` bytes of which only `captured` reached userspace (the kernel's copy
+  // limit, or a skip that sent no payload).
+  void partial(std::uint64_t conn, std::uint8_t dir, const std::string& captured, std::uint64_t size,
+               std::uint64_t ts) {
+    zt_data_event ev{};
+    ev.hdr.kind = ZT_EV_DATA;
+    ev.hdr.pid = 100;
+    ev.hdr.tid = 100;
+    ev.hdr.ts_ns = ts;
+    ev.start_ns = ts;
+    ev.conn_id = conn;
+    auto& next = positions_[{conn, dir}];
+    ev.position = next;
+    next += size;
+    ev.orig_size = size;
+    ev.captured = static_cast<std::uint32_t>(captured.size());
+    ev.fd = 7;
+    ev.direction = dir;
+    ev.role = ZT_ROLE_SERVER;
+    ev.tuple = loopback_tuple(8080, 40000 + static_cast<std::uint16_t>(conn));
+    tracker_.on_data(ev, captured, ts);
+  }
+
+  FakeKernelControl control_;
+};
+
+TEST_F(KernelControlTest, AnUnsupportedConnectionIsDisabledInTheKernelOnce) {
+  open(1, 100, ZT_ROLE_SERVER);
+  for (int i = 0; i < 12; ++i) data(1, 100, ZT_DIR_INGRESS, std::string("\x16\x03\x01\x02\x00", 5), i * kMs);
+  EXPECT_EQ(control_.disabled, std::vector<std::uint64_t>{1});
+  EXPECT_TRUE(control_.skips.empty());
+}
+
+TEST_F(KernelControlTest, ALargeContentLengthBodyIsSkippedFromWhereTheParserIsToItsEnd) {
+  open(1, 100, ZT_ROLE_SERVER);
+  const std::string head = "POST /upload HTTP/1.1\r\nHost: svc\r\nContent-Length: 1048576\r\n\r\n";
+  const std::string first_body(4096 - head.size(), 'x');
+  // The first read: the header block and the start of the body, 64 KiB read, 4 KiB captured.
+  partial(1, ZT_DIR_INGRESS, head + first_body, 65536, 1 * kMs);
+  ASSERT_EQ(control_.skips.size(), 1u);
+  EXPECT_EQ(control_.skips[0].conn_id, 1u);
+  EXPECT_EQ(control_.skips[0].dir, protocols::Direction::Ingress);
+  EXPECT_EQ(control_.skips[0].until, head.size() + 1048576);  // the stream position of the body's end
+  // Later reads inside the body arrive without payload; nothing more is asked; the next request
+  // (captured normally after the skipped range) is parsed.
+  std::uint64_t left = head.size() + 1048576 - 65536;
+  while (left > 0) {
+    const std::uint64_t n = std::min<std::uint64_t>(left, 65536);
+    partial(1, ZT_DIR_INGRESS, "", n, 2 * kMs);
+    left -= n;
+  }
+  EXPECT_EQ(control_.skips.size(), 1u);
+  data(1, 100, ZT_DIR_EGRESS, "HTTP/1.1 204 No Content\r\n\r\n", 3 * kMs);
+  data(1, 100, ZT_DIR_INGRESS, kRequest, 4 * kMs);
+  data(1, 100, ZT_DIR_EGRESS, kResponse, 5 * kMs);
+  ASSERT_EQ(emitted_.size(), 2u);
+  EXPECT_EQ(emitted_[0].exchange.request.method, "POST");
+  EXPECT_EQ(emitted_[0].exchange.request.body_bytes, 1048576u);
+  ASSERT_TRUE(emitted_[0].exchange.response);
+  EXPECT_EQ(emitted_[0].exchange.response->status_code, 204);
+  EXPECT_EQ(emitted_[1].exchange.request.target, "/a");
+  EXPECT_TRUE(control_.disabled.empty());
+}
+
+TEST_F(KernelControlTest, ALargeChunkOfAChunkedBodyIsSkippedToTheChunkEndOnly) {
+  open(1, 100, ZT_ROLE_SERVER);
+  const std::string head = "POST /stream HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n186a0\r\n";  // 100000
+  partial(1, ZT_DIR_INGRESS, head + std::string(100, 'c'), head.size() + 100, 1 * kMs);
+  ASSERT_EQ(control_.skips.size(), 1u);
+  // The chunk's end, not the body's: the next size line must be read.
+  EXPECT_EQ(control_.skips[0].until, head.size() + 100000);
+  partial(1, ZT_DIR_INGRESS, "", 100000 - 100, 2 * kMs);
+  data(1, 100, ZT_DIR_INGRESS, "\r\n0\r\n\r\n", 3 * kMs);
+  data(1, 100, ZT_DIR_EGRESS, kResponse, 4 * kMs);
+  ASSERT_EQ(emitted_.size(), 1u);
+  EXPECT_EQ(emitted_[0].exchange.request.body_bytes, 100000u);
+  EXPECT_TRUE(emitted_[0].exchange.request.body_complete);
+}
+
+TEST_F(KernelControlTest, SmallBodiesAreNeverSkipped) {
+  open(1, 100, ZT_ROLE_SERVER);
+  const std::string body(3000, 'y');  // less than the 4 KiB a skip must save
+  data(1, 100, ZT_DIR_INGRESS, "POST /small HTTP/1.1\r\nContent-Length: 3000\r\n\r\n", 1 * kMs);
+  data(1, 100, ZT_DIR_INGRESS, body, 2 * kMs);
+  data(1, 100, ZT_DIR_EGRESS, kResponse, 3 * kMs);
+  data(1, 100, ZT_DIR_INGRESS, kRequest, 4 * kMs);
+  data(1, 100, ZT_DIR_EGRESS, kResponse, 5 * kMs);
+  EXPECT_EQ(emitted_.size(), 2u);
+  EXPECT_TRUE(control_.skips.empty());
+  EXPECT_TRUE(control_.disabled.empty());
+}
+
 class BoundedConnTrackerTest : public ConnTrackerTest {
  protected:
   static ConnTrackerOptions bounded() {

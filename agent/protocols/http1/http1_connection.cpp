@@ -42,6 +42,11 @@ void Http1ConnectionParser::on_close(std::uint64_t /*ts_ns*/) {
   }
 }
 
+std::uint64_t Http1ConnectionParser::skip_until(Direction dir) const {
+  if (closed_ || tunnelled_ || role_ == Role::Unknown) return 0;
+  return dir == request_direction() ? request_parser_->skip_until() : response_parser_->skip_until();
+}
+
 std::vector<Record> Http1ConnectionParser::take_records() { return std::exchange(records_, {}); }
 
 bool Http1ConnectionParser::infer_role(Direction dir, std::string_view data) {

@@ -30,6 +30,7 @@ class Http1ConnectionParser final : public ConnectionParser, private Http1Messag
   Role role() const override { return role_; }
   const ParserStats& stats() const override { return stats_; }
   std::string_view protocol_name() const override { return "http1"; }
+  std::uint64_t skip_until(Direction dir) const override;
 
   // Unanswered requests dropped because kMaxPendingRequests were already waiting.
   std::uint64_t requests_evicted() const { return requests_evicted_; }

@@ -240,8 +240,16 @@ Http1Parser::Http1Parser(MessageKind kind, Direction direction, bool start_in_re
 
 const HttpMessage* Http1Parser::message_in_progress() const { return state_ == State::Body ? &current_ : nullptr; }
 
+std::uint64_t Http1Parser::skip_until() const {
+  if (state_ != State::Body) return 0;
+  if (framing_ == BodyFraming::ContentLength) return fed_until_ + body_remaining_;
+  if (framing_ == BodyFraming::Chunked && chunked_state_ == ChunkedState::Data) return fed_until_ + chunk_remaining_;
+  return 0;
+}
+
 void Http1Parser::feed(const Chunk& chunk, Http1MessageSink& sink) {
   if (state_ == State::Stopped) return;
+  fed_until_ = chunk.position + chunk.size;
   const std::string_view captured =
       chunk.gap ? std::string_view{} : chunk.data.substr(0, std::min<std::uint64_t>(chunk.data.size(), chunk.size));
   const std::uint64_t uncaptured = chunk.size - captured.size();

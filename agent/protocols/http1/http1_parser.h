@@ -60,6 +60,9 @@ class Http1Parser {
 
   // The message whose headers are parsed and whose body is still arriving, if any.
   const HttpMessage* message_in_progress() const;
+  // Stream position up to which the bytes are body the parser only counts (the rest of a
+  // Content-Length body, or of the current chunk of a chunked one); 0 when it needs the next bytes.
+  std::uint64_t skip_until() const;
   // After a 101 or a CONNECT 2xx the stream is no longer HTTP/1: everything is ignored.
   bool stopped() const { return state_ == State::Stopped; }
   // Once stopped: bytes of the chunk being fed when it stopped that were still HTTP/1; the
@@ -124,6 +127,7 @@ class Http1Parser {
   bool start_line_checked_ = false;
 
   std::size_t stop_offset_ = 0;
+  std::uint64_t fed_until_ = 0;  // stream position just past the last chunk fed
 
   BodyFraming framing_ = BodyFraming::None;
   std::uint64_t body_remaining_ = 0;  // Content-Length bytes still to come

@@ -131,6 +131,28 @@ struct zt_proc_event {
 	char comm[16];
 };
 
+/* Key of conn_map (bpf/sockets.bpf.c): one socket of one process. */
+struct zt_conn_key {
+	zt_u32 tgid;
+	zt_s32 fd;
+};
+
+/* Kernel control of capture, written by the agent (agent/loader/bpf_loader.cpp) and read by the
+ * data path: conn_ctl_map is an mmap-able array, slot `conn_id & (ZT_CONN_CTL_SLOTS - 1)`. A slot
+ * speaks only for the connection whose id it holds, so a stale or reused slot is ignored, never
+ * applied to another connection; two live connections whose ids collide in a slot cost capture
+ * (the older one loses its control), never correctness. */
+#define ZT_CONN_CTL_SLOTS 65536
+/* skip_until of a connection given up on: no data events at all (positions still advance, and
+ * the close event carries the byte counts). */
+#define ZT_SKIP_ALL (~(zt_u64)0)
+struct zt_conn_ctl {
+	zt_u64 conn_id;
+	/* Per direction: a syscall whose bytes all lie below this stream position is reported with
+	 * its size and position but no payload (the agent skips them by count). */
+	zt_u64 skip_until[2];
+};
+
 /* Value of traced_pids_map. */
 #define ZT_TRACE_F_FOLLOW_CHILDREN 0x1 /* forked children are traced too */
 struct zt_traced_pid {
@@ -146,7 +168,9 @@ enum zt_counter {
 	ZT_CNT_CONN_MAP_FULL,      /* connection could not be tracked */
 	ZT_CNT_IOV_LIMIT,          /* more iovecs/messages than the bounded loops handle */
 	ZT_CNT_READ_FAILED,        /* bpf_probe_read_user of the payload failed */
-	ZT_CNT_ARGS_RECOVERED,     /* call entered before tracing began: arguments read from saved registers */
+	ZT_CNT_ARGS_RECOVERED,     /* send entered before tracing began: arguments read from saved registers */
+	ZT_CNT_PAYLOAD_SKIPPED,    /* data event sent without payload: the agent asked to skip those bytes */
+	ZT_CNT_CONN_DISABLED,      /* data event not sent: the agent gave up on the connection */
 	ZT_CNT_NR,
 };
 
