@@ -48,5 +48,9 @@ struct ExtractStats {
 // B3 multi, Jaeger. A malformed header is counted and the next format is tried.
 std::optional<TraceContext> extract(std::span<const std::pair<std::string, std::string>> headers,
                                     ExtractStats* stats = nullptr);
+inline std::optional<TraceContext> extract(const std::vector<std::pair<std::string, std::string>>& headers,
+                                           ExtractStats* stats = nullptr) {
+  return extract(std::span<const std::pair<std::string, std::string>>(headers), stats);
+}
 
 }  // namespace zt::context

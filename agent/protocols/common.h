@@ -78,6 +78,8 @@ using HeaderField = std::pair<std::string, std::string>;
 // which thread handled it. Valid only during the call that receives it.
 struct RequestView {
   std::string_view protocol;             // "http", "grpc", ...: for logs and counters
+  std::string_view method;               // the operation where the protocol has one (HTTP method)
+  std::string_view target;               // what it addresses (HTTP request target, gRPC path)
   std::span<const HeaderField> headers;  // names lower-case (HTTP/2 pseudo-headers included)
   std::uint64_t start_ns = 0;            // first byte, CLOCK_MONOTONIC
   std::uint32_t tid = 0;                 // thread that handled the first byte

@@ -12,12 +12,14 @@ namespace zt::protocols {
 
 struct HookedRequest {
   std::string protocol;
+  std::string method;
+  std::string target;
   std::vector<HeaderField> headers;
   std::uint64_t start_ns = 0;
   std::uint32_t tid = 0;
 
   explicit HookedRequest(const RequestView& view)
-      : protocol(view.protocol), headers(view.headers.begin(), view.headers.end()), start_ns(view.start_ns),
+      : protocol(view.protocol), method(view.method), target(view.target), headers(view.headers.begin(), view.headers.end()), start_ns(view.start_ns),
         tid(view.tid) {}
   const std::string* header(std::string_view name) const {
     for (const auto& [k, v] : headers) {

@@ -34,7 +34,8 @@ TEST(BinaryReader, CountsAreBoundedByWhatTheBytesCouldHold) {
   EXPECT_FALSE(BinaryReader(bytes).count(5, 100, 4)) << "five 4-byte items do not fit in 16 bytes";
   EXPECT_FALSE(BinaryReader(bytes).count(-1, 100));
   EXPECT_FALSE(BinaryReader(bytes).count(200, 100, 0));
-  BinaryReader v(std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11));
+  const std::string eleven(11, '\xff');
+  BinaryReader v(eleven);
   v.uvarint();
   EXPECT_FALSE(v.ok()) << "a varint longer than ten bytes";
 }

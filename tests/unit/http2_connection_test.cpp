@@ -132,8 +132,8 @@ TEST(Http2ConnectionTest, ServerSideGetIsStitchedWithTimingAndTheHook) {
 
   ASSERT_EQ(hooked.size(), 1u);
   EXPECT_EQ(hooked[0].protocol, "http");
-  EXPECT_EQ(*hooked[0].header(":method"), "GET");
-  EXPECT_EQ(*hooked[0].header(":path"), "/index.html?x=1");
+  EXPECT_EQ(hooked[0].method, "GET");
+  EXPECT_EQ(hooked[0].target, "/index.html?x=1");
   ASSERT_NE(hooked[0].header("traceparent"), nullptr);
   EXPECT_EQ(hooked[0].start_ns, 1410u);
   EXPECT_EQ(hooked[0].tid, 7u);

@@ -223,8 +223,8 @@ TEST_P(Http2FixtureTest, DetectorPicksHttp2AndTheServerRole) {
   // The request hook saw every request, the upgraded one included, as it was complete.
   ASSERT_EQ(r.hooked.size(), GetParam().streams.size());
   for (std::size_t i = 0; i < r.hooked.size(); ++i) {
-    EXPECT_EQ(*r.hooked[i].header(":method"), GetParam().streams[i].method);
-    EXPECT_EQ(*r.hooked[i].header(":path"), GetParam().streams[i].path);
+    EXPECT_EQ(r.hooked[i].method, GetParam().streams[i].method);
+    EXPECT_EQ(r.hooked[i].target, GetParam().streams[i].path);
   }
 }
 

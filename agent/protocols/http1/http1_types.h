@@ -48,7 +48,7 @@ struct HttpExchange {
 
 // The request as propagation sees it.
 inline RequestView request_view(const HttpMessage& request) {
-  return RequestView{"http", request.headers, request.start_ns, request.tid};
+  return RequestView{"http", request.method, request.target, request.headers, request.start_ns, request.tid};
 }
 inline RequestView request_view(const HttpExchange& exchange) { return request_view(exchange.request); }
 

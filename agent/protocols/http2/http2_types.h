@@ -81,8 +81,8 @@ struct Http2Exchange {
 
 // The request as propagation sees it (header names are lower-case on the HTTP/2 wire).
 inline RequestView request_view(const Http2Exchange& exchange) {
-  return RequestView{exchange.grpc ? "grpc" : "http", exchange.request.headers, exchange.request.start_ns,
-                     exchange.request.tid};
+  return RequestView{exchange.grpc ? "grpc" : "http", exchange.method, exchange.path,
+                     exchange.request.headers, exchange.request.start_ns, exchange.request.tid};
 }
 
 }  // namespace zt::protocols
