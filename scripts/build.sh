@@ -13,6 +13,8 @@ BUILD_DIR=${BUILD_DIR:-build}
 defaults=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZEROTRACE_WERROR=ON)
 if command -v ccache >/dev/null 2>&1; then
   defaults+=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  # Paths relative to the checkout, so that another clone of the tree (a CI run) hits the cache.
+  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-true}
 fi
 if [ ! -f "$BUILD_DIR/build.ninja" ] || [ $# -gt 0 ]; then
   cmake -S . -B "$BUILD_DIR" "${defaults[@]}" "$@" >/dev/null
