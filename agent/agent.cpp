@@ -199,7 +199,12 @@ Result<void> Agent::build_stages() {
         if (traced) {
           // Read the identity while the process surely exists (not for every process on the node).
           if (!targets_ || !targets_->trace_all()) registry_.resource_for(pid);
-          if (uprobes_) uprobes_->on_traced(pid, monotonic_now_ns());
+          // attach: probed before "tracing pid" is logged, so that work done from then on is seen.
+          if (uprobes_ && options_.mode == Mode::Attach) {
+            uprobes_->scan(pid);
+          } else if (uprobes_) {
+            uprobes_->on_traced(pid, monotonic_now_ns());
+          }
         } else if (uprobes_) {
           uprobes_->on_exit(pid);
         }

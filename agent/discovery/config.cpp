@@ -17,7 +17,8 @@
 namespace zt::discovery {
 namespace {
 
-constexpr std::array kTopLevelKeys = {"select", "capture_bytes", "outputs", "log_level", "otlp", "assembly_wait_ms", "cuda"};
+constexpr std::array kTopLevelKeys = {"select", "capture_bytes", "outputs", "log_level",
+                                      "otlp",   "assembly_wait_ms", "cuda",  "kernel_control"};
 constexpr std::array kOtlpKeys = {"endpoint", "traces_endpoint", "protocol", "headers", "compression", "timeout",
                                   "certificate", "client_key", "client_certificate", "insecure", "batch"};
 constexpr std::array kBatchKeys = {"max_queue_size", "max_export_batch_size", "schedule_delay", "export_timeout"};
@@ -98,6 +99,12 @@ class ConfigParser {
       if (key == "outputs") return parse_outputs(value, path, config.outputs);
       if (key == "otlp") return parse_otlp(value, path, config.otlp);
       if (key == "cuda") return parse_cuda(value, path, config.cuda);
+      if (key == "kernel_control") {
+        if (!value.IsScalar() || !YAML::convert<bool>::decode(value, config.kernel_control)) {
+          return Result<void>(error_at(path, "expected true or false, got " + describe(value)));
+        }
+        return Result<void>{};
+      }
       if (key == "assembly_wait_ms") {
         const auto ms = as_integer(value);
         if (!ms || *ms < 0 || *ms > 60000) return Result<void>(error_at(path, "expected milliseconds 0..60000, got " + describe(value)));

@@ -118,8 +118,16 @@ TEST(ParseConfig, RejectsBadOutputsAndLogLevels) {
 
 TEST(ParseConfig, RejectsUnknownAndDuplicateKeys) {
   EXPECT_EQ(error_of("selct: []"),
-            "zerotrace.yaml: selct: unknown key; accepted keys are select, capture_bytes, outputs, log_level, otlp, assembly_wait_ms, cuda");
+            "zerotrace.yaml: selct: unknown key; accepted keys are select, capture_bytes, outputs, log_level, otlp, "
+            "assembly_wait_ms, cuda, kernel_control");
   EXPECT_EQ(error_of("log_level: info\nlog_level: debug\n"), "zerotrace.yaml: log_level: duplicate key");
+}
+
+TEST(ParseConfig, KernelControlIsOnByDefaultAndABoolean) {
+  EXPECT_TRUE(parse_config("capture_bytes: 64", "f")->kernel_control);
+  EXPECT_FALSE(parse_config("kernel_control: false", "f")->kernel_control);
+  EXPECT_EQ(error_of("kernel_control: sometimes"),
+            R"(zerotrace.yaml: kernel_control: expected true or false, got "sometimes")");
 }
 
 TEST(ParseConfig, RejectsADocumentThatIsNotAMapping) {
