@@ -132,9 +132,9 @@ TEST(ParseConfig, KernelControlIsOnByDefaultAndABoolean) {
 
 TEST(ParseConfig, RejectsADocumentThatIsNotAMapping) {
   EXPECT_EQ(error_of("- a\n- b\n"),
-            "zerotrace.yaml: expected a mapping of settings (select, capture_bytes, outputs, log_level, otlp, assembly_wait_ms, cuda), got a list");
+            "zerotrace.yaml: expected a mapping of settings (select, capture_bytes, outputs, log_level, otlp, assembly_wait_ms, cuda, kernel_control), got a list");
   EXPECT_EQ(error_of("just text"),
-            "zerotrace.yaml: expected a mapping of settings (select, capture_bytes, outputs, log_level, otlp, assembly_wait_ms, cuda), got \"just "
+            "zerotrace.yaml: expected a mapping of settings (select, capture_bytes, outputs, log_level, otlp, assembly_wait_ms, cuda, kernel_control), got \"just "
             "text\"");
 }
 
