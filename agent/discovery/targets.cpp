@@ -12,6 +12,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/fd.h"
+
 namespace zt::discovery {
 
 TargetManager::TargetManager(TargetOptions options, TraceControl& control, Listener listener)
@@ -101,19 +103,16 @@ Result<void> TargetManager::spawn_command() {
   if (options_.command.empty()) return make_error("no command to run");
   // The child waits on a pipe until its pid is in the traced set, so that it is traced from its
   // first instruction after exec.
-  int gate[2];
-  if (pipe2(gate, O_CLOEXEC) != 0) return make_error(std::string("pipe: ") + std::strerror(errno));
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return make_error(std::string("pipe: ") + std::strerror(errno));
+  UniqueFd gate_read(fds[0]);
+  UniqueFd gate_write(fds[1]);
   const pid_t pid = fork();
-  if (pid < 0) {
-    const int err = errno;
-    close(gate[0]);
-    close(gate[1]);
-    return make_error(std::string("fork: ") + std::strerror(err));
-  }
+  if (pid < 0) return make_error(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
-    close(gate[1]);
+    gate_write.reset();
     char go;
-    if (read(gate[0], &go, 1) != 1) _exit(127);
+    if (read(gate_read.get(), &go, 1) != 1) _exit(127);
     std::vector<char*> argv;
     for (const auto& a : options_.command) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -124,12 +123,12 @@ Result<void> TargetManager::spawn_command() {
     std::fprintf(stderr, "zerotrace: cannot run %s: %s\n", argv[0], std::strerror(errno));
     _exit(127);
   }
-  close(gate[0]);
+  gate_read.reset();
   child_ = pid;
   auto r = trace(static_cast<std::uint32_t>(pid), true);
   const char go = 1;
-  const bool released = r && write(gate[1], &go, 1) == 1;
-  close(gate[1]);
+  const bool released = r && write(gate_write.get(), &go, 1) == 1;
+  gate_write.reset();
   if (!released) {
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);

@@ -33,7 +33,8 @@ void TraceAssembler::on_record(const protocols::Record& record, const Connection
   trace::Span span = builder_.build(record, conn, cause);
   // Its response is written: the thread (and threads it created) serve this request no more.
   if (span.kind == trace::SpanKind::Server) propagator_.on_server_done(span.tid, span.span_id);
-  propagator_.finalize(span);
+  // Late pairings are applied once, when the span leaves the wait (release): they can only come
+  // later than now, never earlier.
   hold(std::move(span));
 }
 
