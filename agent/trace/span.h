@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -42,6 +43,20 @@ struct SpanContext {
   std::string trace_state;
 };
 
+// A link from a span to another span's context (OpenTelemetry span links): the creation context
+// of a message a fetch delivered, a producer's send matched to the records a consumer read.
+struct Link {
+  TraceId trace_id{};
+  SpanId span_id{};
+  std::uint8_t trace_flags = kTraceFlagSampled;
+  std::string trace_state;
+  bool is_remote = true;              // the linked span was observed in another process
+  std::vector<Attribute> attributes;  // why the link exists (e.g. zerotrace.link.source)
+};
+
+// Links a span carries at most; the rest are counted in `dropped_links`.
+inline constexpr std::size_t kMaxLinksPerSpan = 32;
+
 struct Span {
   TraceId trace_id{};
   SpanId span_id{};
@@ -58,6 +73,8 @@ struct Span {
   StatusCode status = StatusCode::Unset;
   std::string status_message;
   std::vector<Attribute> attributes;
+  std::vector<Link> links;            // at most kMaxLinksPerSpan
+  std::uint32_t dropped_links = 0;    // links not kept (over the bound)
   std::shared_ptr<const Resource> resource;
   std::uint32_t tid = 0;      // thread that did the work (not exported as an attribute)
   std::uint64_t conn_id = 0;  // connection it was observed on, 0 if none
