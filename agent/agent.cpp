@@ -35,6 +35,7 @@
 #include "pipeline/ring_reader.h"
 #include "pipeline/trace_assembler.h"
 #include "probes/uprobe_attacher.h"
+#include "protocols/kafka/kafka_catalog.h"
 
 namespace zt {
 namespace {
@@ -369,6 +370,23 @@ StatsSnapshot Agent::snapshot() const {
   s.set("pipeline.gaps", t.gaps);
   s.set("pipeline.gap_bytes", t.gap_bytes);
   assembler_->report(s);
+  const auto kafka = protocols::kafka::Catalog::instance().stats();
+  s.set("kafka.requests", kafka.requests);
+  s.set("kafka.responses", kafka.responses);
+  s.set("kafka.produces_without_ack", kafka.produces_without_ack);
+  s.set("kafka.fetches_empty", kafka.fetches_empty);
+  s.set("kafka.metadata_responses", kafka.metadata_responses);
+  s.set("kafka.other_requests", kafka.other_requests);
+  s.set("kafka.malformed_bodies", kafka.malformed_bodies);
+  s.set("kafka.truncated_bodies", kafka.truncated_bodies);
+  s.set("kafka.decompress_failures", kafka.decompress_failures);
+  s.set("kafka.links_from_headers", kafka.links_from_headers);
+  s.set("kafka.links_from_sends", kafka.links_from_sends);
+  s.set("kafka.topic_ids_learned", kafka.topic_ids_learned);
+  s.set("kafka.topic_ids_unresolved", kafka.topic_ids_unresolved);
+  s.set("kafka.sends_remembered", kafka.sends_remembered);
+  s.set("kafka.sends_matched", kafka.sends_matched);
+  s.set("kafka.catalog_evicted", kafka.evicted);
   const auto& ts = targets_->stats();
   s.set("targets.traced", ts.traced);
   s.set("targets.untraced", ts.untraced);

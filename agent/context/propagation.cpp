@@ -84,6 +84,12 @@ void Propagator::set_active(std::uint32_t tid, Active active) {
 void Propagator::on_request(const RequestSite& site, const protocols::RequestView& request,
                             protocols::RequestIdentity& id) {
   using protocols::Role;
+  using Scope = protocols::RequestView::Scope;
+  if (request.scope == Scope::Closes) {
+    // Not a span: the thread's open scope (its previous fetch) ends here.
+    if (auto a = active_.find(site.tid); a != active_.end() && a->second.scope) active_.erase(a);
+    return;
+  }
   id.assigned = true;
   id.span_id = trace::new_span_id();
   const auto header = extract(request.headers, &stats_.extract);
@@ -140,7 +146,7 @@ void Propagator::on_request(const RequestSite& site, const protocols::RequestVie
     id.parent_span_id = header->span_id;
     id.trace_flags = header->sampled ? trace::kTraceFlagSampled : 0;
     id.trace_state = header->trace_state;
-    id.parent_is_remote = false;
+    id.parent_is_remote = request.headers_from_elsewhere;
     ++stats_.from_header;
   } else if (auto c = connect_parent_.find(site.conn_id); c != connect_parent_.end()) {
     adopt(id, c->second);
@@ -148,11 +154,21 @@ void Propagator::on_request(const RequestSite& site, const protocols::RequestVie
     connect_parent_.erase(c);
   } else if (auto a = active_.find(site.tid); a != active_.end() && a->second.ctx.pid == site.pid) {
     adopt(id, a->second.ctx);
-    ++(a->second.inherited ? stats_.from_inherited : stats_.from_thread);
+    ++(a->second.scope ? stats_.from_scope : a->second.inherited ? stats_.from_inherited : stats_.from_thread);
   } else {
     assign_root(id);
   }
   connect_parent_.erase(site.conn_id);  // only a connection's first request uses it
+  if (request.scope == Scope::Opens) {
+    // The thread now works on what this fetch delivered, unless it is serving a request (whose
+    // span stays its parent).
+    auto a = active_.find(site.tid);
+    if (a == active_.end() || a->second.scope || a->second.ctx.pid != site.pid) {
+      Active scope{context_of(id, site.pid, site.ts_ns), false, true};
+      set_active(site.tid, std::move(scope));
+      ++stats_.scopes_opened;
+    }
+  }
 
   // Offer the request to its server side, if that is traced on this node.
   if (!is_local(site.remote.address)) return;

@@ -9,6 +9,8 @@
 //      on a new connection) or that wrote the request (later requests); threads and processes
 //      created while a request is served count as serving it, until its response is written;
 //   4. otherwise a new trace.
+// A consumer's fetch that delivered messages opens a scope on its thread (RequestView::Scope): work
+// the thread does until its next fetch is parented by the fetch span, as if it served a request.
 // A server that read its request before its same-node client's write was seen is paired late:
 // the correction (its parent, and its trace id for every span that already took it) is kept for a
 // bounded time and applied by `finalize` when spans are built and before they are exported.
@@ -63,6 +65,8 @@ struct PropagationStats {
   std::uint64_t from_thread = 0;      // CLIENT spans parented by the request their thread served
   std::uint64_t from_connect = 0;     // ... by the request served when the socket was connected
   std::uint64_t from_inherited = 0;   // ... by the request served by the creator of their thread/process
+  std::uint64_t from_scope = 0;       // ... by the fetch their thread made before (a consumer's work)
+  std::uint64_t scopes_opened = 0;    // fetches that opened a scope on their thread
   std::uint64_t roots = 0;            // spans that started a trace
   std::uint64_t evicted = 0;          // table entries dropped at a bound
   ExtractStats extract;
@@ -123,6 +127,7 @@ class Propagator {
   struct Active {
     Context ctx;
     bool inherited = false;
+    bool scope = false;  // opened by a request with Scope::Opens (a consumer's fetch), not served
   };
   struct Correction {
     trace::TraceId trace_id{};

@@ -81,30 +81,61 @@ void ConnTracker::on_data(const zt_data_event& ev, std::string_view payload, std
 void ConnTracker::deliver(Connection& conn, Direction dir, const Chunk& chunk) {
   if (conn.unsupported) return;
   if (!conn.parser) {
-    if (chunk.gap) return;  // nothing to recognise a protocol by
-    conn.parser = protocols::detect_protocol(dir, chunk, conn.info.role, conn.info.midstream);
-    if (!conn.parser) {
-      if (++conn.detect_attempts >= options_.max_detect_chunks) {
-        conn.unsupported = true;
-        ++stats_.connections_unsupported;
-        conn.streams = {DataStream(), DataStream()};  // free anything waiting
-        if (control_) control_->disable_connection(conn.info);
-        spdlog::debug("conn {} (pid {} fd {}): no supported protocol in the first {} chunks",
-                      conn.info.conn_id, conn.info.pid, conn.info.fd, conn.detect_attempts);
-      }
+    const auto d = static_cast<std::size_t>(dir);
+    std::string& prefix = conn.detect_prefix[d];
+    if (chunk.gap) {  // nothing to recognise a protocol by
+      prefix.clear();
       return;
     }
-    // Nodes of conns_ never move, and the parser (with this hook) lives and dies with `conn`.
-    conn.parser->set_request_hook([this, &conn](const protocols::RequestView& request, Role role,
-                                                protocols::RequestIdentity& identity) {
-      if (!observer_) return;
-      if (conn.info.role == Role::Unknown) conn.info.role = role;
-      observer_(conn.info, request, identity);
-    });
-    spdlog::debug("conn {} (pid {} fd {} {}:{} -> {}:{}): {}", conn.info.conn_id, conn.info.pid, conn.info.fd,
-                  conn.info.local.address, conn.info.local.port, conn.info.remote.address,
-                  conn.info.remote.port, conn.parser->protocol_name());
+    Chunk joined = chunk;
+    if (!prefix.empty()) {
+      const Chunk& first = conn.detect_prefix_chunk[d];
+      if (first.position + first.size == chunk.position) {
+        prefix.append(chunk.data);
+        joined.position = first.position;
+        joined.size = first.size + chunk.size;
+        joined.data = prefix;
+        joined.start_ns = first.start_ns;
+        joined.tid = first.tid;
+      }
+    } else if (chunk.size < options_.detect_join_bytes && chunk.data.size() == chunk.size) {
+      prefix.assign(chunk.data);
+      conn.detect_prefix_chunk[d] = chunk;
+      conn.detect_prefix_chunk[d].data = {};
+      return;
+    }
+    deliver_detected(conn, dir, joined);
+    prefix.clear();
+    return;
   }
+  conn.delivered_until[static_cast<std::size_t>(dir)] = chunk.position + chunk.size;
+  conn.parser->on_chunk(dir, chunk);
+}
+
+void ConnTracker::deliver_detected(Connection& conn, Direction dir, const Chunk& chunk) {
+  conn.parser = protocols::detect_protocol(dir, chunk, conn.info.role, conn.info.midstream);
+  if (!conn.parser) {
+    if (++conn.detect_attempts >= options_.max_detect_chunks) {
+      conn.unsupported = true;
+      ++stats_.connections_unsupported;
+      conn.streams = {DataStream(), DataStream()};  // free anything waiting
+      if (control_) control_->disable_connection(conn.info);
+      spdlog::debug("conn {} (pid {} fd {}): no supported protocol in the first {} chunks",
+                    conn.info.conn_id, conn.info.pid, conn.info.fd, conn.detect_attempts);
+    }
+    return;
+  }
+  // Nodes of conns_ never move, and the parser (with this hook) lives and dies with `conn`.
+  conn.parser->set_connection(&conn.info);
+  conn.parser->set_request_hook([this, &conn](const protocols::RequestView& request, Role role,
+                                              protocols::RequestIdentity& identity) {
+    if (!observer_) return;
+    if (conn.info.role == Role::Unknown) conn.info.role = role;
+    observer_(conn.info, request, identity);
+  });
+  spdlog::debug("conn {} (pid {} fd {} {}:{} -> {}:{}): {}", conn.info.conn_id, conn.info.pid, conn.info.fd,
+                conn.info.local.address, conn.info.local.port, conn.info.remote.address,
+                conn.info.remote.port, conn.parser->protocol_name());
   conn.delivered_until[static_cast<std::size_t>(dir)] = chunk.position + chunk.size;
   conn.parser->on_chunk(dir, chunk);
 }

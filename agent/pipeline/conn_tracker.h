@@ -8,6 +8,7 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -24,6 +25,7 @@ struct ConnTrackerOptions {
   std::size_t max_connections = 65536;
   std::uint64_t idle_timeout_ns = 300'000'000'000ull;  // 5 min
   int max_detect_chunks = 8;  // chunks looked at before a connection is declared unsupported
+  std::size_t detect_join_bytes = 8;  // a first call shorter than this is joined to the next one
   // A body is left uncopied in the kernel only when more than this much of it is still to come
   // (below the capture size a skip saves little, and costs a control write).
   std::uint64_t kernel_skip_min_bytes = 4096;
@@ -74,6 +76,10 @@ class ConnTracker {
     std::array<DataStream, 2> streams;
     std::unique_ptr<protocols::ConnectionParser> parser;
     int detect_attempts = 0;
+    // Per direction: a first call too short to recognise a protocol by (a binary protocol's size
+    // written or read alone: Java reads 4 bytes, then the body), joined to the next call.
+    std::array<std::string, 2> detect_prefix;
+    std::array<protocols::Chunk, 2> detect_prefix_chunk{};
     bool unsupported = false;
     std::array<std::uint64_t, 2> delivered_until{};  // per direction: stream position parsed up to
     std::array<std::uint64_t, 2> skip_asked{};       // per direction: last skip asked of the kernel
@@ -85,6 +91,9 @@ class ConnTracker {
                              std::int32_t fd, std::uint8_t role, bool midstream, std::uint64_t now_ns);
   void touch(Connection& conn, std::uint64_t now_ns);
   void deliver(Connection& conn, protocols::Direction dir, const protocols::Chunk& chunk);
+  // Tries detection on `chunk` (a call, or a short first call joined to the next) and feeds it
+  // to the parser found.
+  void deliver_detected(Connection& conn, protocols::Direction dir, const protocols::Chunk& chunk);
   void emit_records(Connection& conn, FlushCause cause);
   // Asks the kernel to skip the payload the parser no longer needs, when that is worth it.
   void request_skip(Connection& conn, protocols::Direction dir);

@@ -100,6 +100,8 @@ void TraceAssembler::report(StatsSnapshot& out) const {
   out.set("propagation.from_thread", p.from_thread);
   out.set("propagation.from_connect", p.from_connect);
   out.set("propagation.from_inherited", p.from_inherited);
+  out.set("propagation.from_scope", p.from_scope);
+  out.set("propagation.scopes_opened", p.scopes_opened);
   out.set("propagation.roots", p.roots);
   out.set("propagation.malformed_headers", p.extract.malformed + fallback.malformed);
   out.set("propagation.evicted", p.evicted);

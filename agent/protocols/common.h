@@ -77,12 +77,24 @@ using HeaderField = std::pair<std::string, std::string>;
 // A request as propagation sees it, whatever its protocol: where context headers are read and
 // which thread handled it. Valid only during the call that receives it.
 struct RequestView {
-  std::string_view protocol;             // "http", "grpc", ...: for logs and counters
+  // What the thread does after a request of this kind, for propagation (docs/context-propagation.md).
+  enum class Scope : std::uint8_t {
+    None,    // nothing: an ordinary request
+    Opens,   // the thread now works for this request's span (a consumer's fetch that delivered
+             // messages) until its next request that opens or closes a scope
+    Closes,  // not a span (a fetch that delivered nothing): only ends the thread's open scope
+  };
+
+  std::string_view protocol;             // "http", "grpc", "kafka", ...: for logs and counters
   std::string_view method;               // the operation where the protocol has one (HTTP method)
   std::string_view target;               // what it addresses (HTTP request target, gRPC path)
   std::span<const HeaderField> headers;  // names lower-case (HTTP/2 pseudo-headers included)
   std::uint64_t start_ns = 0;            // first byte, CLOCK_MONOTONIC
   std::uint32_t tid = 0;                 // thread that handled the first byte
+  // The context in `headers` was written by another process (a message's creation context), not
+  // by this client's own instrumentation: a parent taken from it is remote.
+  bool headers_from_elsewhere = false;
+  Scope scope = Scope::None;
 };
 
 // The identity a request's span gets when the request is seen (read by a server, written by a

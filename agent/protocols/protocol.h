@@ -25,6 +25,10 @@ class ConnectionParser {
  public:
   virtual ~ConnectionParser() = default;
   void set_request_hook(RequestHook hook) { request_hook_ = std::move(hook); }
+  // The connection this parser reads (process, endpoints), owned by the tracker and outliving the
+  // parser. For protocols that keep facts across connections (Kafka: a consumer's group, learned
+  // on one connection, names the fetches of another).
+  void set_connection(const ConnectionInfo* info) { connection_ = info; }
   // Next chunk of one direction, in stream order.
   virtual void on_chunk(Direction dir, const Chunk& chunk) = 0;
   // The connection closed (or was evicted or its process exited) at `ts_ns`: flush what can
@@ -44,9 +48,12 @@ class ConnectionParser {
   void identify(const RequestView& request, Role role, RequestIdentity& identity) const {
     if (request_hook_) request_hook_(request, role, identity);
   }
+  // nullptr when the parser runs without a tracker (tests, fuzzing).
+  const ConnectionInfo* connection() const { return connection_; }
 
  private:
   RequestHook request_hook_;
+  const ConnectionInfo* connection_ = nullptr;
 };
 
 }  // namespace zt::protocols

@@ -12,6 +12,7 @@
 
 #include "protocols/http1/http1_protocol.h"
 #include "protocols/http2/http2_protocol.h"
+#include "protocols/kafka/kafka_protocol.h"
 
 namespace zt::protocols {
 
@@ -23,8 +24,9 @@ struct ProtocolList {
   static constexpr std::array<Detector, sizeof...(Protocol)> kDetectors{&Protocol::detect...};
 };
 
-// In detection order: HTTP/2 first, since a request asking for `Upgrade: h2c` is valid HTTP/1 too.
-using Protocols = ProtocolList<Http2Protocol, Http1Protocol>;
+// In detection order: HTTP/2 first, since a request asking for `Upgrade: h2c` is valid HTTP/1 too;
+// Kafka last, since a binary header is the weakest signature (an HTTP/2 frame can look like one).
+using Protocols = ProtocolList<Http2Protocol, Http1Protocol, KafkaProtocol>;
 
 // One record of any registered protocol: what parsers hand to the span builder.
 using Record = Protocols::Record;

@@ -35,7 +35,7 @@ trace::Span start_span(const SpanInput& in, trace::SpanKind kind, std::uint32_t 
 // The application protocol as network.protocol.{name,version} (semantic conventions: lower-case).
 struct NetworkProtocol {
   std::string_view name;     // "http"
-  std::string_view version;  // "1.1", "2"
+  std::string_view version;  // "1.1", "2"; empty: not set (a protocol without one on the wire)
 };
 
 // Splits a Host/:authority value into host and port ("[::1]:8080", "example.com", "a:80").

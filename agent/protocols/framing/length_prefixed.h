@@ -60,6 +60,11 @@ class LengthPrefixedFramer {
 
   void on_chunk(const Chunk& chunk);
   bool in_sync() const { return state_ != State::Resync; }
+  // Stream position up to which the frame being read needs no more bytes (its kept prefix is
+  // full and the rest of its body is skipped by count); 0 when every next byte is wanted.
+  std::uint64_t skip_until() const {
+    return state_ == State::Body && frame_.bytes.size() >= format_.keep_bytes ? frame_.position + frame_.size : 0;
+  }
   const FramerStats& stats() const { return stats_; }
 
  private:
