@@ -98,7 +98,9 @@ void ConnTracker::deliver(Connection& conn, Direction dir, const Chunk& chunk) {
         joined.start_ns = first.start_ns;
         joined.tid = first.tid;
       }
-    } else if (chunk.size < options_.detect_join_bytes && chunk.data.size() == chunk.size) {
+    } else if (!conn.detect_joined[d] && chunk.size < options_.detect_join_bytes && chunk.data.size() == chunk.size) {
+      conn.detect_joined[d] = true;
+      ++conn.detect_attempts;  // a call looked at, as far as the cap on detection goes
       prefix.assign(chunk.data);
       conn.detect_prefix_chunk[d] = chunk;
       conn.detect_prefix_chunk[d].data = {};

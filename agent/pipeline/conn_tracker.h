@@ -80,6 +80,7 @@ class ConnTracker {
     // written or read alone: Java reads 4 bytes, then the body), joined to the next call.
     std::array<std::string, 2> detect_prefix;
     std::array<protocols::Chunk, 2> detect_prefix_chunk{};
+    std::array<bool, 2> detect_joined{};  // a direction joins its first short call only
     bool unsupported = false;
     std::array<std::uint64_t, 2> delivered_until{};  // per direction: stream position parsed up to
     std::array<std::uint64_t, 2> skip_asked{};       // per direction: last skip asked of the kernel

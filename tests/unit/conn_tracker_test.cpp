@@ -134,6 +134,19 @@ TEST_F(ConnTrackerTest, AProcessExitFlushesAndFreesThatProcessOnly) {
   EXPECT_EQ(tracker_.live_connections(), 1u);
 }
 
+TEST_F(ConnTrackerTest, AFirstCallTooShortToRecogniseIsJoinedToTheNext) {
+  // A server that reads a few bytes first (a binary protocol's size; here "GET "), then the rest.
+  open(1, 100, ZT_ROLE_SERVER);
+  data(1, 100, ZT_DIR_INGRESS, kRequest.substr(0, 4), 10 * kMs);
+  data(1, 100, ZT_DIR_INGRESS, kRequest.substr(4), 11 * kMs);
+  data(1, 100, ZT_DIR_EGRESS, kResponse, 12 * kMs);
+  ASSERT_EQ(emitted_.size(), 1u);
+  EXPECT_EQ(emitted_[0].exchange.request.method, "GET");
+  EXPECT_EQ(emitted_[0].exchange.request.target, "/a");
+  EXPECT_EQ(emitted_[0].exchange.request.start_ns, 10 * kMs);  // from the first call
+  EXPECT_EQ(tracker_.stats().connections_unsupported, 0u);
+}
+
 TEST_F(ConnTrackerTest, NonHttpTrafficIsDeclaredUnsupportedAndThenIgnored) {
   open(1, 100, ZT_ROLE_SERVER);
   for (int i = 0; i < 8; ++i) data(1, 100, ZT_DIR_INGRESS, std::string("\x16\x03\x01\x02\x00", 5), i * kMs);

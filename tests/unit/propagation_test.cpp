@@ -250,3 +250,64 @@ TEST(Propagation, ConnectionOpenedByAnInheritingThreadCountsAsInherited) {
 
 }  // namespace
 }  // namespace zt::context
+
+namespace zt::context {
+namespace {
+
+// A consumer's fetch as propagation sees it: the one message's creation context in `headers`.
+RequestIdentity fetch(Fixture& f, std::uint32_t pid, std::uint32_t tid, std::uint64_t conn,
+                      protocols::RequestView::Scope scope,
+                      std::vector<std::pair<std::string, std::string>> headers = {}) {
+  protocols::RequestView view{"kafka", "fetch", "orders", headers, f.now, tid};
+  view.headers_from_elsewhere = true;
+  view.scope = scope;
+  RequestIdentity id;
+  f.p.on_request(RequestSite{pid, tid, conn, Role::Client, {"127.0.0.1", 41000}, {"127.0.0.1", 9092}, f.now += 1000},
+                 view, id);
+  return id;
+}
+
+using Scope = protocols::RequestView::Scope;
+
+TEST(PropagationScopes, WorkAfterAFetchIsItsChildUntilTheNextFetch) {
+  Fixture f;
+  const auto fetched = fetch(f, 1, 10, 200, Scope::Opens);
+  ASSERT_TRUE(fetched.assigned);
+  const auto work = f.call(1, 10, 201, {"10.0.0.1", 41000}, {"10.9.9.8", 80});
+  EXPECT_EQ(work.trace_id, fetched.trace_id);
+  EXPECT_EQ(work.parent_span_id, fetched.span_id);
+  EXPECT_EQ(f.p.stats().from_scope, 1u);
+  // Another thread of the consumer did not fetch: nothing of it.
+  EXPECT_EQ(f.call(1, 11, 202, {"10.0.0.1", 41001}, {"10.9.9.8", 80}).parent_span_id, kNone);
+  // An empty fetch ends the scope without a span.
+  RequestIdentity none = fetch(f, 1, 10, 200, Scope::Closes);
+  EXPECT_FALSE(none.assigned);
+  EXPECT_EQ(f.call(1, 10, 201, {"10.0.0.1", 41000}, {"10.9.9.8", 80}).parent_span_id, kNone);
+}
+
+TEST(PropagationScopes, AFetchCarryingACreationContextJoinsItsTraceAsARemoteChild) {
+  Fixture f;
+  const std::string producer_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const auto fetched =
+      fetch(f, 1, 10, 200, Scope::Opens, {{"traceparent", "00-" + producer_trace + "-00f067aa0ba902b7-01"}});
+  EXPECT_EQ(trace::to_hex(fetched.trace_id), producer_trace);
+  EXPECT_EQ(trace::to_hex(fetched.parent_span_id), "00f067aa0ba902b7");
+  EXPECT_TRUE(fetched.parent_is_remote);
+  // What the consumer does next joins the producer's trace, under the fetch.
+  const auto work = f.call(1, 10, 201, {"10.0.0.1", 41000}, {"10.9.9.8", 80});
+  EXPECT_EQ(trace::to_hex(work.trace_id), producer_trace);
+  EXPECT_EQ(work.parent_span_id, fetched.span_id);
+}
+
+TEST(PropagationScopes, AFetchMadeWhileServingARequestLeavesTheRequestAsParent) {
+  Fixture f;
+  const auto s = f.serve(1, 10, 100, kServer, {"10.9.9.9", 5555});
+  const auto fetched = fetch(f, 1, 10, 200, Scope::Opens);
+  EXPECT_EQ(fetched.parent_span_id, s.span_id);  // the fetch is work of the request
+  const auto work = f.call(1, 10, 201, {"10.0.0.1", 41000}, {"10.9.9.8", 80});
+  EXPECT_EQ(work.parent_span_id, s.span_id);
+  EXPECT_EQ(f.p.stats().scopes_opened, 0u);
+}
+
+}  // namespace
+}  // namespace zt::context
