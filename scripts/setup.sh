@@ -20,8 +20,8 @@ MAIN_PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # exporters: OTLP protobuf/gRPC, HTTP transports
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc libcurl4-openssl-dev
-  # protocols: HPACK (HTTP/2)
-  libnghttp2-dev
+  # protocols: HPACK (HTTP/2); Kafka record batch codecs (zlib above, zstd, lz4, snappy)
+  libnghttp2-dev libzstd-dev liblz4-dev libsnappy-dev
   # test peers and workloads
   python3 nginx-light wrk curl iproute2 procps nghttp2-client nghttp2-server
 )

@@ -19,6 +19,9 @@ class BinaryReader {
       : bytes_(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()) {}
 
   bool ok() const { return ok_; }
+  // The reader failed because a read ran past the end (a capture cut short), rather than on a
+  // value it rejected (an over-long varint, a count over its bound, an explicit fail()).
+  bool ran_out() const { return ran_out_; }
   std::size_t offset() const { return offset_; }
   std::size_t remaining() const { return ok_ ? bytes_.size() - offset_ : 0; }
 
@@ -52,7 +55,7 @@ class BinaryReader {
   // The next `n` bytes (empty and failed when fewer remain).
   std::span<const std::uint8_t> bytes(std::size_t n) {
     if (!ok_ || n > bytes_.size() - offset_) {
-      fail();
+      run_out();
       return {};
     }
     auto out = bytes_.subspan(offset_, n);
@@ -83,8 +86,12 @@ class BinaryReader {
   }
 
  private:
+  std::uint64_t run_out() {
+    if (ok_) ran_out_ = true;
+    return fail();
+  }
   std::uint64_t fixed(std::size_t n) {
-    if (!ok_ || n > bytes_.size() - offset_) return fail();
+    if (!ok_ || n > bytes_.size() - offset_) return run_out();
     std::uint64_t v = 0;
     for (std::size_t i = 0; i < n; ++i) v = (v << 8) | bytes_[offset_ + i];
     offset_ += n;
@@ -94,6 +101,7 @@ class BinaryReader {
   std::span<const std::uint8_t> bytes_;
   std::size_t offset_ = 0;
   bool ok_ = true;
+  bool ran_out_ = false;
 };
 
 }  // namespace zt::protocols

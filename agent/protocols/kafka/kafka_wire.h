@@ -128,6 +128,7 @@ struct RecordSet {
   std::uint32_t legacy_messages = 0;     // magic 0/1 message-set entries: counted, not decoded
   std::uint32_t decompress_failures = 0; // a codec's stream was corrupt (not merely cut short)
   bool truncated = false;                // the capture ended inside the field
+  bool malformed = false;                // a batch or record contradicted its own lengths: decoding stopped there
   std::vector<RecordInfo> records;       // up to Limits::max_records, in offset order
 };
 
@@ -203,6 +204,7 @@ struct ApiVersionsRequest : BodyStatus {
 // of `groups` v8+), ConsumerGroupHeartbeat.
 struct GroupRequest : BodyStatus {
   std::string group_id;
+  std::int8_t key_type = 0;  // FindCoordinator: 0 group, 1 transaction, 2 share; group_id only for 0
 };
 
 // Each decoder reads the body (the bytes after the header) of one frame, `version` being the
