@@ -76,21 +76,27 @@ void ChromeTraceEncoder::append(std::string& out, const trace::Span& span) {
   const Placement where{pid, place_on_lane(out, pid, tid, time), time};
   append_complete_event(out, span, where);
 
-  // Arrows from parent to child: the parent may be written before its child or after it (a parent
-  // usually ends, and so arrives, last), so whichever comes second draws the arrow.
+  // Arrows from parent to child and from a linked span to the span linking it: either end may be
+  // written first (a parent usually ends, and so arrives, last), so whichever comes second draws it.
   const std::uint64_t id = span_id_key(span.span_id);
   placed_spans_[id] = where;
-  if (!span.is_root()) {
-    const std::uint64_t parent_id = span_id_key(span.parent_span_id);
-    if (const Placement* parent = placed_spans_.find(parent_id)) {
-      append_flow(out, *parent, where, id);
-    } else if (auto& waiting = children_waiting_[parent_id]; waiting.size() < kMaxChildrenWaitingPerSpan) {
-      waiting.push_back({id, where});
-    }
+  if (!span.is_root()) draw_or_wait(out, Arrow::Parent, span_id_key(span.parent_span_id), id, where);
+  for (const auto& link : span.links) {
+    const std::uint64_t linked_id = span_id_key(link.span_id);
+    if (linked_id != id) draw_or_wait(out, Arrow::Link, linked_id, id, where);
   }
-  if (const auto* children = children_waiting_.find(id)) {
-    for (const auto& child : *children) append_flow(out, where, child.placement, child.span_id);
-    children_waiting_.erase(id);
+  if (const auto* waiting = arrows_waiting_.find(id)) {
+    for (const auto& arrow : *waiting) append_arrow(out, arrow.kind, where, arrow.placement, arrow.span_id);
+    arrows_waiting_.erase(id);
+  }
+}
+
+void ChromeTraceEncoder::draw_or_wait(std::string& out, Arrow kind, std::uint64_t from_id, std::uint64_t to_id,
+                                      const Placement& to) {
+  if (const Placement* from = placed_spans_.find(from_id)) {
+    append_arrow(out, kind, *from, to, to_id);
+  } else if (auto& waiting = arrows_waiting_[from_id]; waiting.size() < kMaxArrowsWaitingPerSpan) {
+    waiting.push_back({to_id, to, kind});
   }
 }
 
@@ -180,6 +186,20 @@ void ChromeTraceEncoder::append_complete_event(std::string& out, const trace::Sp
   }
   out.append(R"(,"start_time_unix_nano":)");
   append_u64(out, span.start_unix_ns);
+  if (!span.links.empty()) {
+    out.append(R"(,"links":[)");
+    for (std::size_t i = 0; i < span.links.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      out.push_back('"');
+      out.append(trace::to_hex(span.links[i].trace_id)).append("/").append(trace::to_hex(span.links[i].span_id));
+      out.push_back('"');
+    }
+    out.push_back(']');
+  }
+  if (span.dropped_links != 0) {
+    out.append(R"(,"dropped_links_count":)");
+    append_u64(out, span.dropped_links);
+  }
   for (const auto& attribute : span.attributes) {
     out.push_back(',');
     append_json_string(out, attribute.key);
@@ -189,25 +209,28 @@ void ChromeTraceEncoder::append_complete_event(std::string& out, const trace::Sp
   out.append("}}");
 }
 
-void ChromeTraceEncoder::append_flow(std::string& out, const Placement& parent, const Placement& child,
-                                     std::uint64_t child_id) {
-  const bool same_track = parent.pid == child.pid && parent.tid == child.tid;
-  const bool nested = parent.time.start_ns <= child.time.start_ns && child.time.end_ns <= parent.time.end_ns;
-  if (same_track && nested) return;  // the child is drawn inside its parent already
+void ChromeTraceEncoder::append_arrow(std::string& out, Arrow kind, const Placement& from, const Placement& to,
+                                      std::uint64_t to_id) {
+  const bool same_track = from.pid == to.pid && from.tid == to.tid;
+  const bool nested = from.time.start_ns <= to.time.start_ns && to.time.end_ns <= from.time.end_ns;
+  // A child drawn inside its parent needs no arrow; a link is not shown by nesting.
+  if (kind == Arrow::Parent && same_track && nested) return;
   // Each end binds to the innermost slice around its timestamp, so both are put inside their span,
-  // away from its edges (a timestamp on an edge could bind to a neighbour): the arrow leaves the
-  // parent where the child starts, and enters the child just after its start.
+  // away from its edges (a timestamp on an edge could bind to a neighbour): the arrow leaves its
+  // source where its target starts, and enters the target just after its start.
   const auto point_inside = [](Interval slice, std::uint64_t hint) {
     const std::uint64_t margin = std::min<std::uint64_t>((slice.end_ns - slice.start_ns) / 2, 1000);
     return std::clamp(hint, slice.start_ns + margin, slice.end_ns - margin);
   };
-  append_flow_event(out, 's', parent, point_inside(parent.time, child.time.start_ns), child_id);
-  append_flow_event(out, 'f', child, point_inside(child.time, child.time.start_ns), child_id);
+  // A child has one parent, so its span id is unique per parent arrow; link arrows are numbered.
+  const std::uint64_t flow_id = kind == Arrow::Parent ? to_id : ++link_arrows_;
+  append_flow_event(out, 's', kind, from, point_inside(from.time, to.time.start_ns), flow_id);
+  append_flow_event(out, 'f', kind, to, point_inside(to.time, to.time.start_ns), flow_id);
 }
 
-void ChromeTraceEncoder::append_flow_event(std::string& out, char phase, const Placement& where,
+void ChromeTraceEncoder::append_flow_event(std::string& out, char phase, Arrow kind, const Placement& where,
                                            std::uint64_t ts_ns, std::uint64_t flow_id) {
-  // Start and end pair up by id, category and name; the child's span id is unique per arrow.
+  // Start and end pair up by id, category and name: the two kinds of arrow differ in all three.
   begin_event(out);
   out.append(R"({"ph":")").push_back(phase);
   out.append(R"(","ts":)");
@@ -216,7 +239,8 @@ void ChromeTraceEncoder::append_flow_event(std::string& out, char phase, const P
   append_u64(out, where.pid);
   out.append(R"(,"tid":)");
   append_u64(out, where.tid);
-  out.append(R"(,"cat":"zerotrace","name":"parent span","id":")");
+  out.append(kind == Arrow::Parent ? R"(,"cat":"zerotrace","name":"parent span","id":")"
+                                    : R"(,"cat":"zerotrace.link","name":"link","id":")");
   append_span_hex(out, flow_id);
   out.push_back('"');
   if (phase == 'f') out.append(R"(,"bp":"e")");  // bind to the enclosing slice, not the next one

@@ -57,7 +57,8 @@ class TwoGenerationMap {
 // Turns spans into trace events of the JSON Array Format: `[` then one event per line. Each span
 // is a complete event ("ph":"X") on its process and thread, with metadata events naming
 // processes, and flow events ("s"/"f") drawing an arrow from a parent to a child span on another
-// thread or process. State that outlives a span is bounded (see the constants).
+// thread or process, and from a linked span to the span that links to it. State that outlives a
+// span is bounded (see the constants).
 class ChromeTraceEncoder {
  public:
   // Timestamp 0 of the trace. Viewers show times relative to the first event anyway, and small
@@ -83,8 +84,8 @@ class ChromeTraceEncoder {
   static constexpr std::size_t kMaxLanesPerThread = 32;      // a further overlap shares the last lane
   static constexpr std::size_t kRecentSpansPerLane = 16;     // spans a new one is checked against
   static constexpr std::size_t kMaxTrackedThreads = 4096;    // per generation
-  static constexpr std::size_t kMaxTrackedSpans = 65536;     // per generation, for parent arrows
-  static constexpr std::size_t kMaxChildrenWaitingPerSpan = 64;  // for a parent not seen yet
+  static constexpr std::size_t kMaxTrackedSpans = 65536;     // per generation, for arrows
+  static constexpr std::size_t kMaxArrowsWaitingPerSpan = 64;  // for a parent or linked span not seen yet
   static constexpr std::size_t kMaxNamedProcesses = 4096;    // per generation; beyond, names repeat
 
  private:
@@ -98,9 +99,12 @@ class ChromeTraceEncoder {
     std::uint32_t tid = 0;  // the lane's tid
     Interval time{};
   };
-  struct WaitingChild {
-    std::uint64_t span_id;
+  enum class Arrow { Parent, Link };
+  // An arrow to a placed span from one that has not arrived yet.
+  struct WaitingArrow {
+    std::uint64_t span_id;  // where the arrow ends: the child, or the span that has the link
     Placement placement;
+    Arrow kind;
   };
   using Lane = std::vector<Interval>;
 
@@ -108,8 +112,10 @@ class ChromeTraceEncoder {
   void append_process_name(std::string& out, const trace::Span& span, std::uint32_t pid);
   std::uint32_t place_on_lane(std::string& out, std::uint32_t pid, std::uint32_t tid, Interval time);
   void append_complete_event(std::string& out, const trace::Span& span, const Placement& where);
-  void append_flow(std::string& out, const Placement& parent, const Placement& child, std::uint64_t child_id);
-  void append_flow_event(std::string& out, char phase, const Placement& where, std::uint64_t ts_ns,
+  // Draws an arrow, or keeps it until the span it leaves from (`from_id`) is placed.
+  void draw_or_wait(std::string& out, Arrow kind, std::uint64_t from_id, std::uint64_t to_id, const Placement& to);
+  void append_arrow(std::string& out, Arrow kind, const Placement& from, const Placement& to, std::uint64_t to_id);
+  void append_flow_event(std::string& out, char phase, Arrow kind, const Placement& where, std::uint64_t ts_ns,
                          std::uint64_t flow_id);
   void append_ts(std::string& out, std::uint64_t unix_ns) const;
 
@@ -117,7 +123,8 @@ class ChromeTraceEncoder {
   TwoGenerationMap<std::uint32_t, std::string> process_names_{kMaxNamedProcesses};
   TwoGenerationMap<std::uint64_t, std::vector<Lane>> lanes_by_thread_{kMaxTrackedThreads};  // key: pid << 32 | tid
   TwoGenerationMap<std::uint64_t, Placement> placed_spans_{kMaxTrackedSpans};              // key: span id
-  TwoGenerationMap<std::uint64_t, std::vector<WaitingChild>> children_waiting_{kMaxTrackedSpans};  // key: parent id
+  TwoGenerationMap<std::uint64_t, std::vector<WaitingArrow>> arrows_waiting_{kMaxTrackedSpans};  // key: from id
+  std::uint64_t link_arrows_ = 0;  // numbers link arrows: a span may link to many, so its id is not unique
 };
 
 class ChromeTraceExporter final : public SpanExporter {

@@ -298,11 +298,11 @@ void append_summary_line(std::string& out, const Span& span, Placement placement
   out += '\n';
 }
 
-void append_attribute_line(std::string& out, const Span& span, const Painter& paint) {
-  if (span.attributes.empty()) return;
+// Every attribute as `key=value`, sorted by key, separated by spaces.
+std::string format_attributes(const std::vector<trace::Attribute>& attributes) {
   std::vector<const trace::Attribute*> sorted;
-  sorted.reserve(span.attributes.size());
-  for (const auto& attribute : span.attributes) sorted.push_back(&attribute);
+  sorted.reserve(attributes.size());
+  for (const auto& attribute : attributes) sorted.push_back(&attribute);
   std::stable_sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->key < b->key; });
   std::string line;
   for (const auto* attribute : sorted) {
@@ -311,8 +311,52 @@ void append_attribute_line(std::string& out, const Span& span, const Painter& pa
     line += '=';
     append_attribute_value(line, attribute->value);
   }
-  paint.append(out, ansi::kDim, line);
+  return line;
+}
+
+void append_attribute_line(std::string& out, const Span& span, const Painter& paint) {
+  if (span.attributes.empty()) return;
+  paint.append(out, ansi::kDim, format_attributes(span.attributes));
   out += '\n';
+}
+
+// One `↳ link` line per link below the span. A link into the printed trace names the span by id
+// (and kind and name when it is among the printed spans); a link into another trace gives both ids,
+// the form to search for in the other trace's tree.
+void append_link_lines(std::string& out, std::string_view prefix, const Span& span, const std::vector<Span>& spans,
+                       const std::map<trace::SpanId, std::size_t>& index_by_span_id, const TreeStyle& style,
+                       const Painter& paint) {
+  for (const auto& link : span.links) {
+    out += prefix;
+    std::string target = "↳ link ";
+    if (link.trace_id == span.trace_id) {
+      target += trace::to_hex(link.span_id);
+      const auto linked = index_by_span_id.find(link.span_id);
+      if (linked == index_by_span_id.end()) {
+        target += " (this trace)";
+      } else {
+        target += " (this trace: ";
+        target += trace::to_string(spans[linked->second].kind);
+        target += ' ';
+        target += terminal_safe(spans[linked->second].name);
+        target += ')';
+      }
+    } else {
+      target += trace::to_hex(link.trace_id) + "/" + trace::to_hex(link.span_id);
+    }
+    paint.append(out, ansi::kCyan, target);
+    if (style.show_attributes && !link.attributes.empty()) {
+      out += "  ";
+      paint.append(out, ansi::kDim, format_attributes(link.attributes));
+    }
+    out += '\n';
+  }
+  if (span.dropped_links != 0) {
+    out += prefix;
+    paint.append(out, ansi::kCyan,
+                 "↳ " + std::to_string(span.dropped_links) + (span.dropped_links == 1 ? " link" : " links") + " dropped");
+    out += '\n';
+  }
 }
 
 void append_header(std::string& out, const std::vector<Span>& spans, const Painter& paint) {
@@ -332,19 +376,28 @@ void append_tree(std::string& out, const std::vector<Span>& spans, const TraceTr
     std::string own_prefix;      // drawn before the span's summary line
     std::string subtree_prefix;  // drawn before everything beneath it
   };
+  std::map<trace::SpanId, std::size_t> index_by_span_id;  // for links within the trace
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    if (!spans[i].links.empty()) {
+      for (std::size_t k = 0; k < spans.size(); ++k) index_by_span_id.emplace(spans[k].span_id, k);
+      break;
+    }
+  }
   std::vector<Pending> stack;
   for (auto it = tree.top_level.rbegin(); it != tree.top_level.rend(); ++it) stack.push_back({*it, "", ""});
   while (!stack.empty()) {
     Pending current = std::move(stack.back());
     stack.pop_back();
     const auto& children = tree.children[current.span];
+    const Span& span = spans[current.span];
     out += current.own_prefix;
-    append_summary_line(out, spans[current.span], tree.placement[current.span], paint);
-    if (style.show_attributes && !spans[current.span].attributes.empty()) {
-      out += current.subtree_prefix;
-      out += children.empty() ? "   " : "│  ";
-      append_attribute_line(out, spans[current.span], paint);
+    append_summary_line(out, span, tree.placement[current.span], paint);
+    const std::string detail_prefix = current.subtree_prefix + (children.empty() ? "   " : "│  ");
+    if (style.show_attributes && !span.attributes.empty()) {
+      out += detail_prefix;
+      append_attribute_line(out, span, paint);
     }
+    append_link_lines(out, detail_prefix, span, spans, index_by_span_id, style, paint);
     for (std::size_t k = children.size(); k-- > 0;) {
       const bool last = k + 1 == children.size();
       stack.push_back({children[k], current.subtree_prefix + (last ? "└── " : "├── "),

@@ -19,6 +19,27 @@ bool has_key(const std::vector<trace::Attribute>& attributes, std::string_view k
   return false;
 }
 
+// `,"links":[...]`: ids in hex as the span's own, trace state only when there is one.
+void append_links(std::string& out, const std::vector<trace::Link>& links) {
+  out.append(",\"links\":[");
+  for (std::size_t i = 0; i < links.size(); ++i) {
+    const auto& link = links[i];
+    if (i > 0) out.push_back(',');
+    out.append("{\"trace_id\":\"").append(trace::to_hex(link.trace_id));
+    out.append("\",\"span_id\":\"").append(trace::to_hex(link.span_id)).push_back('"');
+    if (!link.trace_state.empty()) {
+      out.append(",\"trace_state\":");
+      append_json_string(out, link.trace_state);
+    }
+    out.append(",\"trace_flags\":").append(std::to_string(link.trace_flags));
+    out.append(",\"is_remote\":").append(link.is_remote ? "true" : "false");
+    out.append(",\"attributes\":");
+    append_json_attributes(out, link.attributes);
+    out.push_back('}');
+  }
+  out.push_back(']');
+}
+
 // Writes every span field except the resource, up to and including `"resource":`.
 void append_span_fields(std::string& out, const trace::Span& span) {
   char buf[24];
@@ -43,6 +64,11 @@ void append_span_fields(std::string& out, const trace::Span& span) {
   append_json_string(out, span.status_message);
   out.append("},\"attributes\":");
   append_json_attributes(out, span.attributes);
+  if (!span.links.empty()) append_links(out, span.links);
+  if (span.dropped_links != 0) {
+    out.append(",\"dropped_links_count\":");
+    append_u64(span.dropped_links);
+  }
   out.append(",\"resource\":");
 }
 

@@ -28,7 +28,8 @@ namespace zt::exporters {
 //   NaN and infinities as "NaN", "Infinity", "-Infinity", booleans "true"/"false"); when a key
 //   is repeated the last value wins; otel.scope.name "zerotrace"; otel.status_code "OK" or "ERROR"
 //   unless the status is UNSET; error: the status message ("" when none) on an ERROR span only.
-// Untrusted text is escaped and invalid UTF-8 replaced, as in every JSON output.
+// Untrusted text is escaped and invalid UTF-8 replaced, as in every JSON output. Span links are
+// left out: Zipkin v2 has no field for them (nor a tag convention worth inventing).
 std::string encode_zipkin_v2(const std::vector<trace::Span>& spans);
 
 // Where `zipkin` and `zipkin=URL` send: URL as given (a URL without a path gets /api/v2/spans),

@@ -53,6 +53,19 @@ void fill_attributes(google::protobuf::RepeatedPtrField<common::KeyValue>& out,
   }
 }
 
+void fill_links(tracepb::Span& out, const trace::Span& s) {
+  out.mutable_links()->Reserve(static_cast<int>(s.links.size()));
+  for (const auto& link : s.links) {
+    auto* l = out.add_links();
+    l->set_trace_id(link.trace_id.data(), link.trace_id.size());
+    l->set_span_id(link.span_id.data(), link.span_id.size());
+    if (!link.trace_state.empty()) set_string(l->mutable_trace_state(), link.trace_state);
+    fill_attributes(*l->mutable_attributes(), link.attributes);
+    l->set_flags(link_flags(link));
+  }
+  out.set_dropped_links_count(s.dropped_links);
+}
+
 void fill_span(tracepb::Span& out, const trace::Span& s) {
   out.set_trace_id(s.trace_id.data(), s.trace_id.size());
   out.set_span_id(s.span_id.data(), s.span_id.size());
@@ -64,6 +77,7 @@ void fill_span(tracepb::Span& out, const trace::Span& s) {
   out.set_start_time_unix_nano(s.start_unix_ns);
   out.set_end_time_unix_nano(s.end_unix_ns);
   fill_attributes(*out.mutable_attributes(), s.attributes);
+  fill_links(out, s);
   if (s.status != trace::StatusCode::Unset || !s.status_message.empty()) {
     auto* status = out.mutable_status();
     status->set_code(static_cast<tracepb::Status::StatusCode>(s.status));
@@ -149,6 +163,31 @@ void append_json_key_values(std::string& out, const std::vector<trace::Attribute
   out.push_back(']');
 }
 
+void append_json_links(std::string& out, const std::vector<trace::Link>& links) {
+  out.push_back('[');
+  bool first = true;
+  for (const auto& link : links) {
+    if (!first) out.push_back(',');
+    first = false;
+    out.append("{\"traceId\":");
+    append_hex(out, link.trace_id.data(), link.trace_id.size());
+    out.append(",\"spanId\":");
+    append_hex(out, link.span_id.data(), link.span_id.size());
+    if (!link.trace_state.empty()) {
+      out.append(",\"traceState\":");
+      append_json_string(out, link.trace_state);
+    }
+    if (!link.attributes.empty()) {
+      out.append(",\"attributes\":");
+      append_json_key_values(out, link.attributes);
+    }
+    out.append(",\"flags\":");
+    out.append(std::to_string(link_flags(link)));
+    out.push_back('}');
+  }
+  out.push_back(']');
+}
+
 void append_json_span(std::string& out, const trace::Span& s) {
   out.append("{\"traceId\":");
   append_hex(out, s.trace_id.data(), s.trace_id.size());
@@ -176,6 +215,14 @@ void append_json_span(std::string& out, const trace::Span& s) {
     out.append(",\"attributes\":");
     append_json_key_values(out, s.attributes);
   }
+  if (!s.links.empty()) {
+    out.append(",\"links\":");
+    append_json_links(out, s.links);
+  }
+  if (s.dropped_links != 0) {
+    out.append(",\"droppedLinksCount\":");
+    out.append(std::to_string(s.dropped_links));
+  }
   out.append(",\"status\":{");
   bool need_comma = false;
   if (!s.status_message.empty()) {
@@ -199,6 +246,11 @@ std::uint32_t span_flags(const trace::Span& span) {
   std::uint32_t flags = span.trace_flags;
   if (!span.is_root()) flags |= kHasIsRemote | (span.parent_is_remote ? kIsRemote : 0);
   return flags;
+}
+
+std::uint32_t link_flags(const trace::Link& link) {
+  // Unlike a parent, a link always says whether its span was remote.
+  return link.trace_flags | kHasIsRemote | (link.is_remote ? kIsRemote : 0);
 }
 
 void encode_request(std::span<const trace::Span> spans, ExportRequest& out) {

@@ -28,5 +28,8 @@ std::string encode_json(std::span<const trace::Span> spans);
 // OTLP span flags: W3C trace flags in bits 0-7, "is remote parent known" (bit 8) and "parent is
 // remote" (bit 9).
 std::uint32_t span_flags(const trace::Span& span);
+// OTLP link flags: the link's W3C trace flags in bits 0-7, bit 8 always set (a link knows whether
+// its span is remote), bit 9 when it is.
+std::uint32_t link_flags(const trace::Link& link);
 
 }  // namespace zt::exporters::otlp

@@ -110,6 +110,19 @@ const JSON_REQUEST = {
         ],
         events: [{ timeUnixNano: '1700000000150000000', name: 'first byte' }],
         droppedEventsCount: '1', // the protobuf JSON mapping allows 32-bit integers as strings
+        links: [{
+          traceId: '0AF7651916CD43DD8448EB211C80319C',
+          spanId: 'B7AD6B7169203331',
+          traceState: 'congo=t61rcWkgMzE',
+          attributes: [{ key: 'zerotrace.link.source', value: { stringValue: 'kafka' } }],
+          droppedAttributesCount: 1,
+          flags: 769, // sampled, is-remote known, remote
+        }, {
+          traceId: '5B8EFFF798038103D269B633813FC60C',
+          spanId: 'EEE19B7EC3C1B172',
+          flags: 256,
+        }],
+        droppedLinksCount: 3,
         status: { code: 2, message: 'upstream reset' },
       }],
     }],
@@ -124,6 +137,10 @@ function protobufRequestBytes() {
   pbSpan.traceId = Buffer.from(span.traceId, 'hex');
   pbSpan.spanId = Buffer.from(span.spanId, 'hex');
   pbSpan.parentSpanId = Buffer.from(span.parentSpanId, 'hex');
+  for (const link of pbSpan.links) {
+    link.traceId = Buffer.from(link.traceId, 'hex');
+    link.spanId = Buffer.from(link.spanId, 'hex');
+  }
   pbSpan.attributes[5].value.bytesValue = Buffer.from('AAEC', 'base64');
   return Buffer.from(ExportTraceServiceRequest.encode(ExportTraceServiceRequest.fromObject(object)).finish());
 }
@@ -160,8 +177,11 @@ test('the OTel JS OTLP/protobuf exporter, gzip, normalises as expected', async (
   });
   const tracer = provider.getTracer('selftest', '1.2.3');
   const parent = tracer.startSpan('parent');
+  const linked = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 1,
+                   isRemote: true };
   const span = tracer.startSpan('child', {
     kind: SpanKind.CLIENT,
+    links: [{ context: linked, attributes: { 'zerotrace.link.source': 'kafka' } }],
     attributes: { 'http.response.status_code': 503, 'peer.name': 'db', retry: false, load: 0.5 },
     startTime: [1700000000, 123456789],
   }, trace.setSpan(context.active(), parent));
@@ -200,6 +220,12 @@ test('the OTel JS OTLP/protobuf exporter, gzip, normalises as expected', async (
   ]);
   assert.deepEqual(got.status, { code: 2, message: 'boom' });
   assert.deepEqual(got.events, []);
+  assert.equal(got.links.length, 1);
+  assert.equal(got.links[0].traceId, linked.traceId);
+  assert.equal(got.links[0].spanId, linked.spanId);
+  assert.equal(got.links[0].flags & 0xff, 1);
+  assert.deepEqual(got.links[0].attributes, [{ key: 'zerotrace.link.source', value: { stringValue: 'kafka' } }]);
+  assert.equal(got.droppedLinksCount, 0);
 });
 
 test('OTLP JSON (plain and gzip), protobuf and gRPC (plain and gzip) normalise identically', async () => {
@@ -230,7 +256,15 @@ test('OTLP JSON (plain and gzip), protobuf and gRPC (plain and gzip) normalise i
   const span = records[0].request.resourceSpans[0].scopeSpans[0].spans[0];
   assert.equal(span.traceId, '5b8efff798038103d269b633813fc60c');
   assert.equal(span.traceState, '');
-  assert.equal(span.droppedLinksCount, 0);
+  assert.equal(span.droppedLinksCount, 3);
+  assert.deepEqual(span.links, [{
+    traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceState: 'congo=t61rcWkgMzE',
+    attributes: [{ key: 'zerotrace.link.source', value: { stringValue: 'kafka' } }],
+    droppedAttributesCount: 1, flags: 769,
+  }, {
+    traceId: '5b8efff798038103d269b633813fc60c', spanId: 'eee19b7ec3c1b172', traceState: '',
+    attributes: [], droppedAttributesCount: 0, flags: 256,
+  }]);
   assert.equal(span.droppedEventsCount, 1);
   assert.deepEqual(span.attributes[2], { key: 'server.port', value: { intValue: '8080' } });
   assert.deepEqual(span.attributes[6].value.arrayValue.values, [{ stringValue: 'a' }, { intValue: '-3' }]);

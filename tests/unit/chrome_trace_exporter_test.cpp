@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace zt::exporters {
 namespace {
@@ -127,6 +128,8 @@ TEST(ChromeTraceEncoder, ASpanIsACompleteEventOnItsProcessAndThread) {
   EXPECT_EQ(x["args"]["http.response.status_code"], 504);
   EXPECT_EQ(x["args"]["server.load"], 0.75);
   EXPECT_EQ(x["args"]["tls"], true);
+  EXPECT_FALSE(x["args"].contains("links"));  // only spans with links have them
+  EXPECT_FALSE(x["args"].contains("dropped_links_count"));
 
   const auto metadata = events_with(trace, "M");
   ASSERT_EQ(metadata.size(), 1u);
@@ -322,6 +325,85 @@ TEST(ChromeTraceEncoder, ArrowEndsStayInsideShortAndSkewedSpans) {
 TEST(ChromeTraceEncoder, ParentNeverSeenDrawsNoArrow) {
   const trace::Span orphan = make_span(2, 0x99, 200, 200, 0, 10);
   const json trace = encode({orphan, make_span(3, 0, 200, 200, 20, 30)});
+  EXPECT_TRUE(events_with(trace, "s").empty());
+  EXPECT_TRUE(events_with(trace, "f").empty());
+}
+
+trace::Link link_to(std::uint64_t id, std::uint8_t trace_last_byte) {
+  trace::Link link;
+  link.trace_id[0] = 0x7a;
+  link.trace_id[15] = trace_last_byte;
+  link.span_id = span_id(id);
+  return link;
+}
+
+std::vector<json> flow_events(const json& trace, std::string_view category) {
+  std::vector<json> found;
+  for (const auto& event : trace) {
+    if ((event["ph"] == "s" || event["ph"] == "f") && event["cat"] == category) found.push_back(event);
+  }
+  return found;
+}
+
+TEST(ChromeTraceEncoder, LinksAreListedInArgs) {
+  trace::Span span = make_span(0xc0, 0, 300, 301, 0, 10, trace::SpanKind::Consumer);
+  span.links = {link_to(0xa1, 0x01), link_to(0xa2, 0x02)};
+  span.dropped_links = 4;
+  const auto complete = events_with(encode({span}), "X");
+  ASSERT_EQ(complete.size(), 1u);
+  EXPECT_EQ(complete[0]["args"]["links"], json({"7a000000000000000000000000000001/00000000000000a1",
+                                                "7a000000000000000000000000000002/00000000000000a2"}));
+  EXPECT_EQ(complete[0]["args"]["dropped_links_count"], 4);
+}
+
+TEST(ChromeTraceEncoder, ArrowLeadsFromALinkedSpanToTheSpanLinkingIt) {
+  // A producer (pid 100, its own trace) sent what a consumer (pid 300, another trace) polled.
+  const trace::Span producer = make_span(0xa1, 0, 100, 101, 1000, 1100, trace::SpanKind::Producer);
+  trace::Span consumer = make_span(0xc0, 0, 300, 301, 2000, 2500, trace::SpanKind::Consumer);
+  consumer.links = {link_to(0xa1, 0x01)};
+  for (const auto& order : {std::vector{producer, consumer}, std::vector{consumer, producer}}) {
+    const json trace = encode(order);
+    const auto flows = flow_events(trace, "zerotrace.link");
+    ASSERT_EQ(flows.size(), 2u) << trace.dump(1);
+    const json& start = flows[0]["ph"] == "s" ? flows[0] : flows[1];
+    const json& finish = flows[0]["ph"] == "s" ? flows[1] : flows[0];
+    EXPECT_EQ(start["ph"], "s");
+    EXPECT_EQ(finish["ph"], "f");
+    EXPECT_EQ(start["id"], finish["id"]);
+    EXPECT_EQ(start["name"], "link");
+    EXPECT_EQ(finish["name"], "link");
+    EXPECT_EQ(start["pid"], 100);  // leaves the linked span...
+    EXPECT_EQ(start["tid"], 101);
+    EXPECT_GT(start["ts"].get<double>(), 1000.0);  // ...from inside it
+    EXPECT_LT(start["ts"].get<double>(), 1100.0);
+    EXPECT_EQ(finish["pid"], 300);  // ...and enters the linking span just after its start
+    EXPECT_EQ(finish["tid"], 301);
+    EXPECT_EQ(finish["bp"], "e");
+    EXPECT_GT(finish["ts"].get<double>(), 2000.0);
+    EXPECT_LT(finish["ts"].get<double>(), 2500.0);
+    EXPECT_TRUE(flow_events(trace, "zerotrace").empty());  // no parent arrow: both are roots
+  }
+}
+
+TEST(ChromeTraceEncoder, EveryLinkArrowHasItsOwnIdAndNestingDoesNotHideIt) {
+  // The consumer links to two producers; one of them is its own parent, on its own track.
+  const trace::Span parent = make_span(0xa1, 0, 100, 100, 0, 1000, trace::SpanKind::Producer);
+  const trace::Span other = make_span(0xa2, 0, 200, 200, 0, 1000, trace::SpanKind::Producer);
+  trace::Span consumer = make_span(0xc0, 0xa1, 100, 100, 100, 200, trace::SpanKind::Consumer);
+  consumer.links = {link_to(0xa1, 0x36), link_to(0xa2, 0x36), link_to(0xc0, 0x36) /* itself: no arrow */};
+  const json trace = encode({parent, other, consumer});
+  const auto flows = flow_events(trace, "zerotrace.link");
+  ASSERT_EQ(flows.size(), 4u) << trace.dump(1);
+  std::set<std::string> ids;
+  for (const auto& flow : flows) ids.insert(flow["id"].get<std::string>());
+  EXPECT_EQ(ids.size(), 2u);
+  EXPECT_TRUE(flow_events(trace, "zerotrace").empty());  // the parent arrow is left out as before
+}
+
+TEST(ChromeTraceEncoder, LinkedSpanNeverSeenDrawsNoArrow) {
+  trace::Span consumer = make_span(0xc0, 0, 300, 301, 0, 10, trace::SpanKind::Consumer);
+  consumer.links = {link_to(0x99, 0x01)};
+  const json trace = encode({consumer, make_span(3, 0, 300, 301, 20, 30)});
   EXPECT_TRUE(events_with(trace, "s").empty());
   EXPECT_TRUE(events_with(trace, "f").empty());
 }

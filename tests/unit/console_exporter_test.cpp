@@ -180,6 +180,57 @@ TEST(RenderTraceTree, AttributeLinesCanBeTurnedOff) {
   EXPECT_EQ(text.find("k=v"), std::string::npos);
 }
 
+trace::Link link_to(std::uint8_t trace, std::uint8_t id, std::vector<trace::Attribute> attributes = {}) {
+  trace::Link link;
+  link.trace_id = trace_id(trace);
+  link.span_id = span_id(id);
+  link.attributes = std::move(attributes);
+  return link;
+}
+
+TEST(RenderTraceTree, ShowsLinksBelowTheSpanWithinAndAcrossTraces) {
+  Span root = make_span(9, 1, 0, "GET /orders", 0, 10 * kMs);
+  root.attributes = {{"http.route", std::string("/orders")}};
+  root.links = {link_to(0x21, 6)};
+  Span produce = make_span(9, 2, 1, "send orders", 1, 1 * kMs, SpanKind::Producer);
+  Span consume = make_span(9, 3, 1, "poll orders", 3, 2 * kMs, SpanKind::Consumer);
+  consume.links = {link_to(9, 2),  // a span of this trace, printed here
+                   link_to(9, 7),  // of this trace, not among the printed spans
+                   link_to(0x20, 5, {{"zerotrace.link.source", std::string("kafka")},
+                                     {"messaging.kafka.offset", std::int64_t{42}}})};
+  consume.dropped_links = 2;
+
+  const std::string text = render_trace_tree({consume, produce, root}, kPlain);
+
+  EXPECT_EQ(text,
+            "trace ab000000000000000000000000000009  2024-05-01T12:00:00.000000Z  3 spans\n"
+            "SERVER GET /orders  10.0ms  UNSET  checkout (pid 1234)\n"
+            "│  http.route=/orders\n"
+            "│  ↳ link ab000000000000000000000000000021/0000000000000006\n"
+            "├── PRODUCER send orders  1.00ms  UNSET  checkout (pid 1234)\n"
+            "└── CONSUMER poll orders  2.00ms  UNSET  checkout (pid 1234)\n"
+            "       ↳ link 0000000000000002 (this trace: PRODUCER send orders)\n"
+            "       ↳ link 0000000000000007 (this trace)\n"
+            "       ↳ link ab000000000000000000000000000020/0000000000000005  "
+            "messaging.kafka.offset=42 zerotrace.link.source=kafka\n"
+            "       ↳ 2 links dropped\n");
+}
+
+TEST(RenderTraceTree, LinkLinesStayWithoutAttributesAndAreTerminalSafe) {
+  Span span = make_span(10, 1, 0, "x", 0, 1000);
+  span.links = {link_to(0x30, 4, {{"k", std::string("\x1b[2J")}})};
+  span.dropped_links = 1;
+
+  const std::string plain = render_trace_tree({span}, TreeStyle{.color = false, .show_attributes = false});
+  EXPECT_NE(plain.find("   ↳ link ab000000000000000000000000000030/0000000000000004\n"), std::string::npos) << plain;
+  EXPECT_NE(plain.find("   ↳ 1 link dropped\n"), std::string::npos) << plain;
+  EXPECT_EQ(plain.find("k="), std::string::npos);
+
+  const std::string full = render_trace_tree({span}, kPlain);
+  EXPECT_NE(full.find("/0000000000000004  k=\"\\x1b[2J\"\n"), std::string::npos) << full;
+  EXPECT_EQ(full.find('\x1b'), std::string::npos);
+}
+
 class FakeClock {
  public:
   MonotonicClock clock() {

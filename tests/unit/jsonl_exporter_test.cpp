@@ -100,6 +100,61 @@ TEST(SpanToJsonLine, RootSpanHasAnEmptyParentAndEmptyObjects) {
   EXPECT_EQ(j["status"], json({{"code", "UNSET"}, {"message", ""}}));
   EXPECT_TRUE(j["attributes"].is_object() && j["attributes"].empty());
   EXPECT_TRUE(j["resource"].is_object() && j["resource"].empty());
+  EXPECT_FALSE(j.contains("links"));  // only spans with links have them
+  EXPECT_FALSE(j.contains("dropped_links_count"));
+}
+
+TEST(SpanToJsonLine, WritesLinksAndTheDroppedLinkCount) {
+  trace::Span span = sample_span();
+  trace::Link remote;
+  for (std::uint8_t i = 0; i < 16; ++i) remote.trace_id[i] = static_cast<std::uint8_t>(0x40 + i);
+  for (std::uint8_t i = 0; i < 8; ++i) remote.span_id[i] = static_cast<std::uint8_t>(0x60 + i);
+  remote.trace_state = "congo=t61rcWkgMzE";
+  remote.attributes = {{"zerotrace.link.source", std::string("kafka")}, {"messaging.kafka.offset", std::int64_t{42}}};
+  trace::Link local;
+  local.trace_id = span.trace_id;
+  for (std::uint8_t i = 0; i < 8; ++i) local.span_id[i] = static_cast<std::uint8_t>(0x80 + i);
+  local.trace_flags = 0;
+  local.is_remote = false;
+  span.links = {remote, local};
+  span.dropped_links = 5;
+
+  const std::string line = span_to_json_line(span);
+  const json j = json::parse(line);
+  EXPECT_EQ(j.size(), 13u);
+  ASSERT_TRUE(j["links"].is_array());
+  ASSERT_EQ(j["links"].size(), 2u);
+  EXPECT_EQ(j["links"][0], json({{"trace_id", "404142434445464748494a4b4c4d4e4f"},
+                                 {"span_id", "6061626364656667"},
+                                 {"trace_state", "congo=t61rcWkgMzE"},
+                                 {"trace_flags", 1},
+                                 {"is_remote", true},
+                                 {"attributes", {{"zerotrace.link.source", "kafka"}, {"messaging.kafka.offset", 42}}}}));
+  EXPECT_EQ(j["links"][1], json({{"trace_id", "101112131415161718191a1b1c1d1e1f"},
+                                 {"span_id", "8081828384858687"},
+                                 {"trace_flags", 0},
+                                 {"is_remote", false},
+                                 {"attributes", json::object()}}));
+  EXPECT_EQ(j["dropped_links_count"], 5);
+  // Between the span's attributes and its resource, link fields in the order written above.
+  const std::size_t attributes = line.find("\"attributes\"");
+  const std::size_t links = line.find("\"links\"");
+  const std::size_t dropped = line.find("\"dropped_links_count\"");
+  const std::size_t resource = line.find("\"resource\"");
+  EXPECT_LT(attributes, links);
+  EXPECT_LT(links, dropped);
+  EXPECT_LT(dropped, resource);
+  EXPECT_NE(line.find(R"({"trace_id":"4041)"), std::string::npos) << line;
+}
+
+TEST(SpanToJsonLine, LinkTraceStateFromCapturedBytesStaysValidJson) {
+  trace::Span span;
+  trace::Link link;
+  link.trace_state = "k=\xff\"v";
+  span.links = {link};
+  const json j = json::parse(span_to_json_line(span));
+  EXPECT_EQ(j["links"][0]["trace_state"], "k=\xef\xbf\xbd\"v");
+  EXPECT_FALSE(j.contains("dropped_links_count"));
 }
 
 TEST(SpanToJsonLine, FillsResourceFromTheStructFieldsWhenAttributesLackThem) {

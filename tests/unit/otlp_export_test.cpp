@@ -30,6 +30,21 @@ std::shared_ptr<const trace::Resource> resource(std::uint32_t pid, const std::st
   return r;
 }
 
+// A remote, sampled link with trace state and attributes, and a local, unsampled bare one.
+std::vector<trace::Link> sample_links(int i) {
+  trace::Link remote;
+  for (std::uint8_t k = 0; k < 16; ++k) remote.trace_id[k] = static_cast<std::uint8_t>(0x40 + k + i);
+  for (std::uint8_t k = 0; k < 8; ++k) remote.span_id[k] = static_cast<std::uint8_t>(0x60 + k);
+  remote.trace_state = "congo=t61rcWkgMzE";
+  remote.attributes = {{"zerotrace.link.source", std::string("kafka")}, {"messaging.kafka.offset", std::int64_t{42}}};
+  trace::Link local;
+  for (std::uint8_t k = 0; k < 16; ++k) local.trace_id[k] = static_cast<std::uint8_t>(0x70 + k);
+  for (std::uint8_t k = 0; k < 8; ++k) local.span_id[k] = static_cast<std::uint8_t>(0x80 + k);
+  local.trace_flags = 0;
+  local.is_remote = false;
+  return {remote, local};
+}
+
 trace::Span make_span(int i, std::shared_ptr<const trace::Resource> res) {
   trace::Span s;
   for (std::uint8_t k = 0; k < 16; ++k) s.trace_id[k] = static_cast<std::uint8_t>(0x10 + k + i);
@@ -38,6 +53,8 @@ trace::Span make_span(int i, std::shared_ptr<const trace::Resource> res) {
     for (std::uint8_t k = 0; k < 8; ++k) s.parent_span_id[k] = static_cast<std::uint8_t>(0xb0 + k);
     s.parent_is_remote = true;
     s.trace_state = "vendor=a,other=b";
+    s.links = sample_links(i);
+    s.dropped_links = 3;
   }
   s.name = "GET /items/{id}";
   s.kind = i % 2 ? trace::SpanKind::Server : trace::SpanKind::Client;
@@ -67,6 +84,32 @@ std::string hex(const std::string& bytes) {
   return out;
 }
 
+void expect_same_links(const tracepb::Span& got, const trace::Span& want) {
+  EXPECT_EQ(got.dropped_links_count(), want.dropped_links);
+  ASSERT_EQ(got.links_size(), static_cast<int>(want.links.size()));
+  for (int k = 0; k < got.links_size(); ++k) {
+    const auto& link = got.links(k);
+    const auto& expected = want.links[static_cast<std::size_t>(k)];
+    EXPECT_EQ(hex(link.trace_id()), trace::to_hex(expected.trace_id));
+    EXPECT_EQ(hex(link.span_id()), trace::to_hex(expected.span_id));
+    EXPECT_EQ(link.trace_state(), expected.trace_state);
+    // W3C flags in the low byte, "remote is known" always, "is remote" when it is.
+    EXPECT_EQ(link.flags(), expected.trace_flags | 0x100u | (expected.is_remote ? 0x200u : 0u));
+    EXPECT_EQ(link.dropped_attributes_count(), 0u);
+    ASSERT_EQ(link.attributes_size(), static_cast<int>(expected.attributes.size()));
+    for (int a = 0; a < link.attributes_size(); ++a) {
+      EXPECT_EQ(link.attributes(a).key(), expected.attributes[static_cast<std::size_t>(a)].key);
+    }
+  }
+  if (want.links.empty()) return;
+  // The sample's remote link: its attribute values keep their types.
+  ASSERT_EQ(got.links_size(), 2);
+  EXPECT_EQ(got.links(0).flags(), 0x301u);
+  EXPECT_EQ(got.links(0).attributes(0).value().string_value(), "kafka");
+  EXPECT_EQ(got.links(0).attributes(1).value().int_value(), 42);
+  EXPECT_EQ(got.links(1).flags(), 0x100u);
+}
+
 // Every field of our span model, as it must arrive.
 void expect_same(const tracepb::Span& got, const trace::Span& want) {
   EXPECT_EQ(hex(got.trace_id()), trace::to_hex(want.trace_id));
@@ -87,6 +130,7 @@ void expect_same(const tracepb::Span& got, const trace::Span& want) {
   EXPECT_DOUBLE_EQ(got.attributes(2).value().double_value(), 0.25);
   EXPECT_TRUE(got.attributes(3).value().bool_value());
   EXPECT_EQ(got.attributes(4).value().string_value(), "/items/\xef\xbf\xbd\x01");
+  expect_same_links(got, want);
 }
 
 // One ResourceSpans per resource, spans in order, the scope named zerotrace with our version.
@@ -132,7 +176,21 @@ TEST(OtlpEncoder, JsonFollowsTheOtlpJsonMapping) {
   EXPECT_EQ(span["attributes"][1]["value"]["intValue"], "201");
   EXPECT_EQ(span["attributes"][2]["value"]["doubleValue"], 0.25);
   EXPECT_EQ(span["attributes"][3]["value"]["boolValue"], true);
+  ASSERT_EQ(span["links"].size(), 2u);
+  const auto& link = span["links"][0];
+  EXPECT_EQ(link["traceId"], trace::to_hex(spans[1].links[0].trace_id));
+  EXPECT_EQ(link["spanId"], trace::to_hex(spans[1].links[0].span_id));
+  EXPECT_EQ(link["traceState"], "congo=t61rcWkgMzE");
+  EXPECT_EQ(link["flags"], 0x301);
+  EXPECT_EQ(link["attributes"][0]["key"], "zerotrace.link.source");
+  EXPECT_EQ(link["attributes"][1]["value"]["intValue"], "42");
+  EXPECT_EQ(span["links"][1]["flags"], 0x100);                     // local, not sampled
+  EXPECT_FALSE(span["links"][1].contains("traceState"));
+  EXPECT_FALSE(span["links"][1].contains("attributes"));
+  EXPECT_EQ(span["droppedLinksCount"], 3);
   const auto& root = j["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
+  EXPECT_FALSE(root.contains("links"));
+  EXPECT_FALSE(root.contains("droppedLinksCount"));
   EXPECT_FALSE(root.contains("parentSpanId"));
   EXPECT_EQ(root["status"]["code"], 2);
   EXPECT_EQ(j["resourceSpans"][0]["scopeSpans"][0]["scope"]["name"], "zerotrace");
@@ -266,6 +324,13 @@ TEST_P(OtlpTransportTest, CollectorDownThenRestartedLosesNothingThatFitsTheQueue
   EXPECT_GT((*exporter)->stats()->retries, 0u);
   rx.start();  // back, on the same ports
   ASSERT_TRUE(rx.wait_for_accepted_spans(30, 10000ms)) << rx.accepted_span_count();
+  // The receiver counts a request before the exporter has read its answer: until then that batch
+  // is still in flight and takes room in the queue.
+  const auto drained_by = std::chrono::steady_clock::now() + 10000ms;
+  while ((*exporter)->stats()->queue_length != 0 && std::chrono::steady_clock::now() < drained_by) {
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_EQ((*exporter)->stats()->queue_length, 0u);
   // Down again mid-run, with more spans than the queue holds: exactly the overflow is dropped.
   rx.stop();
   std::vector<trace::Span> more;

@@ -279,5 +279,21 @@ TEST(ZipkinV2, EncodesABatchAsOneArrayInOrder) {
   EXPECT_EQ(spans[2]["kind"], "SERVER");
 }
 
+TEST(ZipkinV2, LinksAreLeftOutWithoutAnError) {
+  // Zipkin v2 has no links: a span that has some encodes exactly as the same span without them.
+  trace::Span linked = server_span();
+  trace::Link link;
+  link.trace_id[0] = 0x7a;
+  link.span_id[7] = 0x01;
+  link.trace_state = "congo=t61rcWkgMzE";
+  link.attributes = {{"zerotrace.link.source", std::string("kafka")}};
+  linked.links = {link, link};
+  linked.dropped_links = 3;
+  const std::string encoded = encode_zipkin_v2({linked});
+  EXPECT_EQ(encoded, encode_zipkin_v2({server_span()}));
+  EXPECT_EQ(encoded.find("link"), std::string::npos);
+  EXPECT_EQ(encoded.find("kafka"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace zt::exporters
