@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs every build and test dependency of zerotrace: Debian's packages, then the npm packages
-# of the Node.js test peers in tests/js.
+# Installs every build and test dependency of zerotrace: Debian's packages, the npm packages of
+# the Node.js test peers in tests/js, and librdkafka 2.15.1 for the Kafka mock cluster
+# (scripts/build-librdkafka.sh: a few minutes, the first time only).
 # Idempotent: when everything is present it returns in about a second without touching apt.
 set -euo pipefail
 
@@ -24,6 +25,10 @@ MAIN_PKGS=(
   libnghttp2-dev libzstd-dev liblz4-dev libsnappy-dev
   # test peers and workloads
   python3 nginx-light wrk curl iproute2 procps nghttp2-client nghttp2-server
+  # Kafka peers: librdkafka's mock cluster (tests/workloads/kafka) and clients that speak to it
+  librdkafka-dev kcat python3-kafka python3-confluent-kafka
+  # scripts/build-librdkafka.sh (zlib1g-dev is above)
+  libssl-dev libzstd-dev liblz4-dev
 )
 # bookworm's libbpf 1.1 lacks BPF_UPROBE and uprobe_multi; 1.4 and bpftool 7.5 come from backports.
 BACKPORTS_PKGS=(libbpf-dev bpftool)
@@ -43,6 +48,12 @@ install_js_test_packages() {
   touch "$js_dir/node_modules"
 }
 
+# librdkafka 2.15.1 under /opt/zerotrace-peers, whose mock speaks the flexible Kafka versions that
+# Debian's 2.0.2 does not; the script returns at once when it is already built.
+build_librdkafka_peer() {
+  "$(dirname "$0")/build-librdkafka.sh"
+}
+
 missing=()
 for p in "${MAIN_PKGS[@]}" "${BACKPORTS_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -58,6 +69,7 @@ fi
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup.sh: all dependencies present"
   install_js_test_packages
+  build_librdkafka_peer
   exit 0
 fi
 
@@ -77,4 +89,5 @@ apt-get install -y -qq --no-install-recommends -t bookworm-backports "${BACKPORT
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
 pkill -x nginx 2>/dev/null || true
 install_js_test_packages
+build_librdkafka_peer
 echo "setup.sh: done"
