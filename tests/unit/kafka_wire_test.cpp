@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kafka_frames.h"
+#include "protocols/framing/binary_reader.h"
 #include "protocols/kafka/kafka_wire.h"
 
 namespace zt::protocols::kafka {
@@ -21,6 +22,27 @@ using kafka_test::Writer;
 const std::string kTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 std::span<const std::uint8_t> bytes_of(const std::string& s) { return as_bytes(s); }
+
+// BinaryReader::ran_out, which the decoders use to tell a cut from a contradiction.
+TEST(KafkaWire, BinaryReaderTellsRunningOutFromRejecting) {
+  const std::string two("\x01\x02", 2);
+  BinaryReader a(two);
+  a.u32();
+  EXPECT_FALSE(a.ok());
+  EXPECT_TRUE(a.ran_out());
+  BinaryReader b(two);
+  b.bytes(3);
+  EXPECT_TRUE(b.ran_out());
+  const std::string long_varint("\x80\x80\x80\x80\x80\x01", 6);
+  BinaryReader c(long_varint);
+  c.uvarint(5);
+  EXPECT_FALSE(c.ok());
+  EXPECT_FALSE(c.ran_out());
+  BinaryReader d(two);
+  d.fail();
+  d.u32();  // reads after a rejection do not turn it into a cut
+  EXPECT_FALSE(d.ran_out());
+}
 
 // ---- table, names ----------------------------------------------------------------------------
 
