@@ -449,12 +449,25 @@ void Agent::print_summary(const StatsSnapshot& s) const {
       s.get("pipeline.gap_bytes"));
   spdlog::info(
       "parents: {} from propagation headers, {} same-node peers ({} paired late), {} calls made while serving a "
-      "request on the thread ({} at connect, {} inherited by a new thread or process), {} roots; {} malformed "
-      "propagation headers ignored; {} table entries evicted, {} spans released before the assembly wait",
+      "request on the thread ({} at connect, {} inherited by a new thread or process), {} made after a fetch on its "
+      "thread, {} roots; {} malformed propagation headers ignored; {} table entries evicted, {} spans released "
+      "before the assembly wait",
       s.get("propagation.from_header"), s.get("propagation.from_peer"), s.get("propagation.from_peer_late"),
       s.get("propagation.from_thread") + s.get("propagation.from_connect") + s.get("propagation.from_inherited"),
-      s.get("propagation.from_connect"), s.get("propagation.from_inherited"), s.get("propagation.roots"),
+      s.get("propagation.from_connect"), s.get("propagation.from_inherited"), s.get("propagation.from_scope"),
+      s.get("propagation.roots"),
       s.get("propagation.malformed_headers"), s.get("propagation.evicted"), s.get("pipeline.spans_released_early"));
+  if (s.get("kafka.requests")) {
+    spdlog::info(
+        "kafka: {} requests, {} responses ({} produces with acks=0); no span for {} empty fetches, {} metadata "
+        "responses, {} other requests; links: {} from record headers, {} to sends on this node; {} topic ids "
+        "learned, {} lookups unresolved; {} malformed and {} truncated bodies, {} batches not decompressed",
+        s.get("kafka.requests"), s.get("kafka.responses"), s.get("kafka.produces_without_ack"),
+        s.get("kafka.fetches_empty"), s.get("kafka.metadata_responses"), s.get("kafka.other_requests"),
+        s.get("kafka.links_from_headers"), s.get("kafka.links_from_sends"), s.get("kafka.topic_ids_learned"),
+        s.get("kafka.topic_ids_unresolved"), s.get("kafka.malformed_bodies"), s.get("kafka.truncated_bodies"),
+        s.get("kafka.decompress_failures"));
+  }
   if (cuda_ && (s.get("probes.cuda.files_probed") || s.get("cuda.cupti_batches"))) {
     spdlog::info(
         "cuda: {} probes in {} files of traced processes ({} failed); kernel handles named: {} by naming calls, {} "

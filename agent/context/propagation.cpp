@@ -152,7 +152,10 @@ void Propagator::on_request(const RequestSite& site, const protocols::RequestVie
     adopt(id, c->second);
     ++(c->second.inherited ? stats_.from_inherited : stats_.from_connect);
     connect_parent_.erase(c);
-  } else if (auto a = active_.find(site.tid); a != active_.end() && a->second.ctx.pid == site.pid) {
+  } else if (auto a = active_.find(site.tid);
+             a != active_.end() && a->second.ctx.pid == site.pid &&
+             !(a->second.scope && request.scope == Scope::Opens)) {
+    // (A fetch replaces the scope of the one before: it is not work done on its messages.)
     adopt(id, a->second.ctx);
     ++(a->second.scope ? stats_.from_scope : a->second.inherited ? stats_.from_inherited : stats_.from_thread);
   } else {

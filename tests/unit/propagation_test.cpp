@@ -311,3 +311,20 @@ TEST(PropagationScopes, AFetchMadeWhileServingARequestLeavesTheRequestAsParent) 
 
 }  // namespace
 }  // namespace zt::context
+
+namespace zt::context {
+namespace {
+
+TEST(PropagationScopes, AFetchIsNeverTheChildOfTheFetchBeforeIt) {
+  // librdkafka's broker thread fetches again and again: each fetch starts from nothing.
+  Fixture f;
+  const auto first = fetch(f, 1, 10, 200, protocols::RequestView::Scope::Opens);
+  const auto second = fetch(f, 1, 10, 200, protocols::RequestView::Scope::Opens);
+  EXPECT_EQ(second.parent_span_id, kNone);
+  EXPECT_NE(second.trace_id, first.trace_id);
+  // ... and the work after the second is its child, not the first's.
+  EXPECT_EQ(f.call(1, 10, 201, {"10.0.0.1", 41000}, {"10.9.9.8", 80}).parent_span_id, second.span_id);
+}
+
+}  // namespace
+}  // namespace zt::context

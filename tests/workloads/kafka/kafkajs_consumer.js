@@ -2,7 +2,7 @@
 // beginning and exits after COUNT messages (leaving the group).
 //
 //   node kafkajs_consumer.js --bootstrap HOST:PORT --topic T [--group G] [--count N]
-//        [--http-per-message URL]
+//        [--http-per-message URL] [--wait-go]
 //
 // Prints "JOINED" once the group is joined, then one JSON line per message:
 //   {"topic":..,"partition":..,"offset":..,"key":..,"headers":{..},"value_size":..
@@ -10,9 +10,12 @@
 // and a last line {"done":true,"count":N}.
 // --http-per-message URL: the message handler GETs URL before returning, so that the HTTP request
 // is work done for that message, in the same handler (and on node's one thread) as the fetch.
+// --wait-go: print "READY" and wait for a line on stdin before connecting, so that a tracer can
+// attach first and see the group join (where the group name is).
 'use strict';
 const http = require('node:http');
 const path = require('node:path');
+const readline = require('node:readline');
 const { parseArgs } = require('node:util');
 
 const { values } = parseArgs({
@@ -22,6 +25,7 @@ const { values } = parseArgs({
     group: { type: 'string', default: 'zt-kafkajs-group' },
     count: { type: 'string', default: '1' },
     'http-per-message': { type: 'string' },
+    'wait-go': { type: 'boolean', default: false },
   },
 });
 for (const required of ['bootstrap', 'topic']) {
@@ -42,7 +46,19 @@ function httpGet(url) {
   });
 }
 
+function waitForGo() {
+  return new Promise((resolve) => {
+    console.log('READY');
+    const rl = readline.createInterface({ input: process.stdin });
+    rl.once('line', () => {
+      rl.close();
+      resolve();
+    });
+  });
+}
+
 (async () => {
+  if (values['wait-go']) await waitForGo();
   const kafka = new Kafka({ clientId: 'zt-kafkajs-consumer', brokers: values.bootstrap.split(','),
                             logLevel: logLevel.ERROR, logCreator: stderrLogger });
   const consumer = kafka.consumer({ groupId: values.group, allowAutoTopicCreation: false });
