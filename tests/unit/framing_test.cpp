@@ -114,6 +114,24 @@ TEST(LengthPrefixedFramer, LargeAndTruncatedBodiesAreSkippedByCount) {
   EXPECT_EQ(f.frames[1].bytes, frame("next"));
 }
 
+TEST(LengthPrefixedFramer, BytesAfterAHoleAreNotSplicedOntoTheKeptPrefix) {
+  Feed f(kafka_like());
+  const std::string a = frame("0123456789abcdefghij");
+  f.call(a.substr(0, 8), 12);   // a read of 12 bytes, 8 captured
+  f.call(a.substr(12));         // the rest, captured in full
+  ASSERT_EQ(f.frames.size(), 1u);
+  EXPECT_EQ(f.frames[0].bytes, a.substr(0, 8));
+  EXPECT_FALSE(f.frames[0].complete);
+
+  const std::string b = frame(std::string(20, 'b'));
+  f.call(b.substr(0, 10));
+  f.gap(10);
+  f.call(b.substr(20));
+  ASSERT_EQ(f.frames.size(), 2u);
+  EXPECT_EQ(f.frames[1].bytes, b.substr(0, 10));
+  EXPECT_TRUE(f.frames[1].gap);
+}
+
 TEST(LengthPrefixedFramer, GapInABodyIsCountedAndAtABoundaryResyncs) {
   Feed f(kafka_like());
   const std::string a = frame(std::string(20, 'a'));

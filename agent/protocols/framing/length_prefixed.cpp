@@ -113,7 +113,9 @@ void LengthPrefixedFramer::on_chunk(const Chunk& chunk) {
     }
     // Body: keep what is captured and wanted, skip the rest by count.
     const std::uint64_t n = std::min(body_left_, chunk.size - offset);
-    if (frame_.bytes.size() < format_.keep_bytes) {
+    // Kept bytes are one contiguous prefix (decoders read them as the frame's start): after a
+    // hole (a capture cut short, a gap), later captured bytes would be spliced on, so none are.
+    if (frame_.complete && frame_.bytes.size() < format_.keep_bytes) {
       const std::uint64_t want = format_.keep_bytes - frame_.bytes.size();
       const std::uint64_t avail = offset < captured ? captured - offset : 0;
       const std::uint64_t take = std::min({want, n, avail});
