@@ -386,6 +386,7 @@ StatsSnapshot Agent::snapshot() const {
   s.set("kafka.topic_ids_unresolved", kafka.topic_ids_unresolved);
   s.set("kafka.sends_remembered", kafka.sends_remembered);
   s.set("kafka.sends_matched", kafka.sends_matched);
+  s.set("kafka.sends_matched_pending", kafka.sends_matched_pending);
   s.set("kafka.catalog_evicted", kafka.evicted);
   const auto& ts = targets_->stats();
   s.set("targets.traced", ts.traced);

@@ -209,8 +209,10 @@ struct KafkajsPair {
     if (!producer.wait_for_line(Stream::Out, "READY")) throw std::runtime_error("producer: " + producer.output(Stream::Err));
     Agent agent = Agent::attach({consumer.pid(), producer.pid()}, std::move(agent_args));
     consumer.write_stdin("go\n");
+    consumer.close_stdin();
     if (!consumer.wait_for_line(Stream::Out, "JOINED")) throw std::runtime_error("join: " + consumer.output(Stream::Err));
     producer.write_stdin("go\n");
+    producer.close_stdin();
     if (!consumer.wait_for_line(Stream::Out, "\"done\":true", Millis(30000))) {
       throw std::runtime_error("consume: " + consumer.output(Stream::Out) + consumer.output(Stream::Err));
     }
@@ -228,7 +230,8 @@ struct KafkajsPair {
     std::istringstream lines(producer.output(Stream::Out));
     for (std::string line; std::getline(lines, line);) {
       if (line.empty() || line.front() != '{') continue;
-      for (const auto& m : Json::parse(line)["messages"]) {
+      const Json report = Json::parse(line);  // (not a temporary in the range: it would die first)
+      for (const auto& m : report["messages"]) {
         out[m["key"].get<std::string>()] = {m["partition"].get<int>(), m["offset"].get<std::int64_t>()};
       }
     }

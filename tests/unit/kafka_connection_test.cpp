@@ -400,6 +400,29 @@ TEST(KafkaConnection, AFetchOfRecordsASendOnThisNodeProducedLinksToThatSend) {
   EXPECT_TRUE(elsewhere.records().at(0).links.empty());
 }
 
+TEST(KafkaConnection, AFetchReadBeforeTheProducerReadItsResponseStillFindsTheSend) {
+  // Two processes: the consumer's read of the record can come before the producer's read of the
+  // broker's answer. The send is then found by the record itself.
+  Catalog catalog;
+  Conn producer(catalog, 100, 9092);
+  producer.send(produce(7, 1, "orders", 0, {rec("k-1", "payload-1"), rec("k-2", "payload-22")}));
+  Conn consumer(catalog, 200, 9092);
+  consumer.send(fetch_req(11, 4, "orders"));
+  consumer.recv(fetch_resp(11, 4, "orders", 0, kt::record_batch(60, {rec("k-2", "payload-22")})));
+  auto fetched = consumer.records();
+  ASSERT_EQ(fetched.size(), 1u);
+  ASSERT_EQ(fetched[0].links.size(), 1u);
+  EXPECT_EQ(catalog.stats().sends_matched_pending, 1u);
+  producer.recv(produce_ok(7, 1, "orders", 0, 59));
+  const auto sent = producer.records().at(0);
+  EXPECT_EQ(fetched[0].links[0].span_id, sent.identity.span_id);
+  // A record the send did not carry (another key, or another size) is not its.
+  Conn other(catalog, 300, 9092);
+  other.send(fetch_req(11, 5, "orders"));
+  other.recv(fetch_resp(11, 5, "orders", 0, kt::record_batch(900, {rec("k-2", "payload-2")})));
+  EXPECT_TRUE(other.records().at(0).links.empty());
+}
+
 TEST(KafkaConnection, AConnectionSeenMidstreamSkipsResponsesToRequestsItNeverSaw) {
   Catalog catalog;
   Conn c(catalog, 100, 9092, /*midstream=*/true);

@@ -129,17 +129,63 @@ void Catalog::remember_send(std::string_view broker, std::string_view topic, std
   }
 }
 
-std::optional<trace::SpanContext> Catalog::find_send(std::string_view broker, std::string_view topic,
-                                                     std::int32_t partition, std::int64_t offset) {
+void Catalog::remember_pending_send(std::string_view broker, std::string_view topic, std::int32_t partition,
+                                    std::vector<RecordSignature> records, const trace::SpanContext& send) {
+  if (topic.empty() || records.empty()) return;
   std::lock_guard lock(mu_);
-  auto it = sends_.find(partition_key(broker, topic, partition));
-  if (it == sends_.end() || it->second.empty()) return std::nullopt;
-  auto next = it->second.upper_bound(offset);
-  if (next == it->second.begin()) return std::nullopt;
-  const auto& [base, send] = *std::prev(next);
-  if (offset >= base + static_cast<std::int64_t>(send.count)) return std::nullopt;
-  ++stats_.sends_matched;
-  return send.context;
+  if (pending_count_ >= limits_.pending_sends) {
+    // Full: sends whose responses never came (lost to the capture). Drop every partition's oldest.
+    for (auto it = pending_sends_.begin(); it != pending_sends_.end();) {
+      it->second.pop_front();
+      --pending_count_;
+      ++stats_.evicted;
+      it = it->second.empty() ? pending_sends_.erase(it) : std::next(it);
+    }
+  }
+  pending_sends_[partition_key(broker, topic, partition)].push_back(PendingSend{std::move(records), send});
+  ++pending_count_;
+}
+
+void Catalog::settle_pending_send(std::string_view broker, std::string_view topic, std::int32_t partition,
+                                  const trace::SpanId& send) {
+  std::lock_guard lock(mu_);
+  auto it = pending_sends_.find(partition_key(broker, topic, partition));
+  if (it == pending_sends_.end()) return;
+  pending_count_ -= std::erase_if(it->second, [&](const PendingSend& p) { return p.context.span_id == send; });
+  if (it->second.empty()) pending_sends_.erase(it);
+}
+
+std::optional<trace::SpanContext> Catalog::find_send(std::string_view broker, std::string_view topic,
+                                                     std::int32_t partition, std::int64_t offset,
+                                                     const RecordSignature* record) {
+  std::lock_guard lock(mu_);
+  const std::string key = partition_key(broker, topic, partition);
+  if (auto it = sends_.find(key); it != sends_.end() && !it->second.empty()) {
+    auto next = it->second.upper_bound(offset);
+    if (next != it->second.begin()) {
+      const auto& [base, send] = *std::prev(next);
+      if (offset < base + static_cast<std::int64_t>(send.count)) {
+        ++stats_.sends_matched;
+        return send.context;
+      }
+    }
+  }
+  // Not settled yet: the broker had the record before it answered the producer, and the consumer
+  // may read it first. Match by the record itself, oldest send first; several sends of identical
+  // records to one partition in flight at once are told apart by their order only.
+  if (!record) return std::nullopt;
+  auto it = pending_sends_.find(key);
+  if (it == pending_sends_.end()) return std::nullopt;
+  for (const auto& pending : it->second) {
+    for (const auto& r : pending.records) {
+      if (r == *record) {
+        ++stats_.sends_matched;
+        ++stats_.sends_matched_pending;
+        return pending.context;
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 CatalogStats Catalog::stats() const {
@@ -157,6 +203,8 @@ void Catalog::clear() {
   broker_order_.clear();
   sends_.clear();
   send_order_.clear();
+  pending_sends_.clear();
+  pending_count_ = 0;
   stats_ = {};
 }
 

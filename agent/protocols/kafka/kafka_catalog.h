@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "protocols/kafka/kafka_wire.h"
 #include "trace/span.h"
@@ -32,6 +33,7 @@ struct CatalogLimits {
   std::size_t clients = 4096;   // (pid, client id) entries
   std::size_t brokers = 1024;
   std::size_t sends = 65536;    // produced (partition, offset range) entries
+  std::size_t pending_sends = 4096;  // sends awaiting their response
 };
 
 // Counters of the Kafka parsers, kept with the catalog (process-wide, reported as kafka.*).
@@ -51,6 +53,7 @@ struct CatalogStats {
   std::uint64_t topic_ids_unresolved = 0;  // lookups of an id no Metadata response named
   std::uint64_t sends_remembered = 0;
   std::uint64_t sends_matched = 0;         // fetched records matched to a send on this node
+  std::uint64_t sends_matched_pending = 0; // ... to a send whose response was not seen yet
   std::uint64_t evicted = 0;
 };
 
@@ -73,9 +76,22 @@ class Catalog {
   // A send's records got offsets [base, base + count) in (broker, topic, partition).
   void remember_send(std::string_view broker, std::string_view topic, std::int32_t partition, std::int64_t base,
                      std::uint64_t count, const trace::SpanContext& send);
-  // The send that produced `offset`, if it was seen on this node.
+  // A send was written and its response not yet seen: its records, by key and value size, so that
+  // a fetch that reads them first (the consumer's read can come before the producer's) still finds
+  // it. Settled (forgotten) when the response or the connection's end comes.
+  struct RecordSignature {
+    std::optional<std::string> key;
+    std::int64_t value_size = -1;
+    bool operator==(const RecordSignature&) const = default;
+  };
+  void remember_pending_send(std::string_view broker, std::string_view topic, std::int32_t partition,
+                             std::vector<RecordSignature> records, const trace::SpanContext& send);
+  void settle_pending_send(std::string_view broker, std::string_view topic, std::int32_t partition,
+                           const trace::SpanId& send);
+  // The send that produced the record at `offset` (with that key and value size), if it was seen
+  // on this node: by the offsets its response gave, else among sends still awaiting one.
   std::optional<trace::SpanContext> find_send(std::string_view broker, std::string_view topic, std::int32_t partition,
-                                              std::int64_t offset);
+                                              std::int64_t offset, const RecordSignature* record = nullptr);
 
   CatalogStats stats() const;
   // Counts into the parsers' counters: `add(&CatalogStats::requests)`.
@@ -94,6 +110,10 @@ class Catalog {
     std::uint64_t count = 0;
     trace::SpanContext context;
   };
+  struct PendingSend {
+    std::vector<RecordSignature> records;
+    trace::SpanContext context;
+  };
   static std::string client_key(std::uint32_t pid, std::string_view client_id);
   static std::string partition_key(std::string_view broker, std::string_view topic, std::int32_t partition);
   template <typename Map>
@@ -109,6 +129,8 @@ class Catalog {
   std::deque<std::string> broker_order_;
   std::unordered_map<std::string, std::map<std::int64_t, Send>> sends_;  // partition key -> base offset -> send
   std::deque<std::pair<std::string, std::int64_t>> send_order_;
+  std::unordered_map<std::string, std::deque<PendingSend>> pending_sends_;  // partition key -> oldest first
+  std::size_t pending_count_ = 0;
   CatalogStats stats_;
 };
 

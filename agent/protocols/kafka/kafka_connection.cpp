@@ -138,6 +138,20 @@ void KafkaConnectionParser::fill_client_facts(KafkaRecord& record) const {
   record.cluster_id = catalog_->cluster(broker());
 }
 
+void KafkaConnectionParser::settle(Pending& p) {
+  const std::string peer = broker();
+  for (std::size_t i = 0; i < p.sends.size(); ++i) {
+    for (const auto& [partition, count] : p.sent[i]) {
+      catalog_->settle_pending_send(peer, p.sends[i].topic, partition, p.sends[i].identity.span_id);
+    }
+  }
+}
+
+void KafkaConnectionParser::close_unanswered(Pending& p) {
+  settle(p);
+  for (auto& r : p.sends) emit(std::move(r));
+}
+
 void KafkaConnectionParser::emit(KafkaRecord&& record) {
   ++stats_.messages;
   out_.emplace_back(std::move(record));
@@ -194,7 +208,7 @@ void KafkaConnectionParser::on_request(Frame&& frame) {
     return;
   }
   if (pending_.size() >= options_.max_pending) {
-    for (auto& r : pending_.front().sends) emit(std::move(r));
+    close_unanswered(pending_.front());
     pending_.pop_front();
     ++stats_.requests_evicted;
   }
@@ -250,6 +264,14 @@ void KafkaConnectionParser::request_produce(Pending& p, std::span<const std::uin
     RequestView view = request_view(r);
     view.headers = {};
     identify(view, role, r.identity);
+    if (r.identity.assigned && r.response_expected) {
+      const trace::SpanContext ctx{r.identity.trace_id, r.identity.span_id, r.identity.trace_flags, r.identity.trace_state};
+      for (const auto& part : topic.partitions) {
+        std::vector<Catalog::RecordSignature> signatures;
+        for (const auto& info : part.records.records) signatures.push_back({info.key, info.value_size});
+        catalog_->remember_pending_send(broker(), r.topic, part.index, std::move(signatures), ctx);
+      }
+    }
     p.sends.push_back(std::move(r));
     p.sent.push_back(std::move(sent));
   }
@@ -270,16 +292,14 @@ void KafkaConnectionParser::on_response(Frame&& frame) {
   }
   catalog_->add(&CatalogStats::responses);
   // Responses come in request order: requests before this one will get none (lost to the capture).
-  for (auto older = pending_.begin(); older != it; ++older) {
-    for (auto& r : older->sends) emit(std::move(r));
-  }
+  for (auto older = pending_.begin(); older != it; ++older) close_unanswered(*older);
   Pending p = std::move(*it);
   pending_.erase(pending_.begin(), std::next(it));
 
   const auto rh = parse_response_header(fb.bytes, response_header_version(p.header.api_key, p.header.api_version));
   if (!rh) {
     ++stats_.parse_errors;
-    for (auto& r : p.sends) emit(std::move(r));
+    close_unanswered(p);
     return;
   }
   const auto body = fb.bytes.subspan(std::min(rh->length, fb.bytes.size()));
@@ -301,6 +321,7 @@ void KafkaConnectionParser::on_response(Frame&& frame) {
 void KafkaConnectionParser::answer_produce(Pending& p, std::span<const std::uint8_t> body, const Frame& frame) {
   const auto resp = decode_produce_response(body, p.header.api_version, options_.limits);
   if (resp.malformed) catalog_->add(&CatalogStats::malformed_bodies);
+  settle(p);
   const std::string peer = broker();
   for (std::size_t i = 0; i < p.sends.size(); ++i) {
     KafkaRecord& r = p.sends[i];
@@ -362,7 +383,8 @@ void KafkaConnectionParser::answer_fetch(const Pending& p, std::span<const std::
           add_link(r, std::move(*link));
           catalog_->add(&CatalogStats::links_from_headers);
         }
-        if (auto send = catalog_->find_send(peer, r.topic, part.index, info.offset)) {
+        const Catalog::RecordSignature signature{info.key, info.value_size};
+        if (auto send = catalog_->find_send(peer, r.topic, part.index, info.offset, &signature)) {
           trace::Link link{send->trace_id, send->span_id, send->trace_flags, send->trace_state, true, {}};
           link.attributes.push_back({"zerotrace.link.source", std::string("same_node_send")});
           add_link(r, std::move(link));
@@ -432,9 +454,7 @@ void KafkaConnectionParser::answer_metadata(const Pending& p, std::span<const st
 
 void KafkaConnectionParser::on_close(std::uint64_t /*ts_ns*/) {
   // Produces still waiting: the response never came (connection closed, process gone).
-  for (auto& p : pending_) {
-    for (auto& r : p.sends) emit(std::move(r));
-  }
+  for (auto& p : pending_) close_unanswered(p);
   pending_.clear();
 }
 

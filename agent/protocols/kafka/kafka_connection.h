@@ -70,6 +70,10 @@ class KafkaConnectionParser final : public ConnectionParser {
   void answer_fetch(const Pending& pending, std::span<const std::uint8_t> body, const Frame& frame);
   void answer_metadata(const Pending& pending, std::span<const std::uint8_t> body);
   void emit(KafkaRecord&& record);
+  // Forgets a request's sends in the catalog's list of those awaiting a response.
+  void settle(Pending& pending);
+  // A request that will get no response (lost, or the connection ended): its sends go as they are.
+  void close_unanswered(Pending& pending);
   void fill_client_facts(KafkaRecord& record) const;
   std::string broker() const;  // the peer, as "address:port" (the broker, on a client)
   bool plausible_response(std::span<const std::uint8_t> header) const;
