@@ -297,13 +297,18 @@ bool Propagator::finalize(trace::Span& span) const {
     span.parent_is_remote = true;
     changed = true;
   }
-  // Follow aliases (a chain is at most as long as the number of late pairings along one trace).
-  for (int hops = 0; hops < 8; ++hops) {
-    const auto a = aliases_.find(span.trace_id);
-    if (a == aliases_.end() || a->second.trace_id == span.trace_id) break;
-    span.trace_id = a->second.trace_id;
-    changed = true;
-  }
+  // Follow aliases (a chain is at most as long as the number of late pairings along one trace),
+  // for the span's trace and for those its links name (a same-node send may have been re-parented).
+  const auto follow = [this, &changed](trace::TraceId& id) {
+    for (int hops = 0; hops < 8; ++hops) {
+      const auto a = aliases_.find(id);
+      if (a == aliases_.end() || a->second.trace_id == id) break;
+      id = a->second.trace_id;
+      changed = true;
+    }
+  };
+  follow(span.trace_id);
+  for (auto& link : span.links) follow(link.trace_id);
   return changed;
 }
 

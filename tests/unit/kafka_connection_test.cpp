@@ -446,6 +446,32 @@ TEST(KafkaConnection, AProduceStillWaitingAtCloseIsEmittedWithoutAResponse) {
   EXPECT_FALSE(records[0].response_seen);
 }
 
+TEST(KafkaConnection, OnATracedBrokerRequestsAreReadAndTheSpansAreTheServers) {
+  Catalog catalog;
+  KafkaConnectionParser parser(Role::Server, false, ParserOptions{}, &catalog);
+  int identified = 0;
+  parser.set_request_hook([&](const RequestView&, Role role, RequestIdentity& id) {
+    EXPECT_EQ(role, Role::Server);
+    id.assigned = true;
+    ++identified;
+  });
+  const std::string req = produce(7, 1, "orders", 0, {rec("k", "v")});
+  const std::string resp = produce_ok(7, 1, "orders", 0, 5);
+  // The Java broker reads the size alone, then the rest.
+  parser.on_chunk(Direction::Ingress, Chunk{0, 4, std::string_view(req).substr(0, 4), 1, 2, 9, false});
+  parser.on_chunk(Direction::Ingress, Chunk{4, req.size() - 4, std::string_view(req).substr(4), 3, 4, 9, false});
+  parser.on_chunk(Direction::Egress, Chunk{0, resp.size(), resp, 5, 6, 9, false});
+  auto records = parser.take_records();
+  ASSERT_EQ(records.size(), 1u);
+  const auto& r = std::get<KafkaRecord>(records[0]);
+  EXPECT_EQ(r.offset, 5);
+  EXPECT_EQ(identified, 1);
+  ConnectionInfo broker;
+  broker.role = Role::Server;
+  MonotonicToRealtime clock;
+  EXPECT_EQ(to_span(r, SpanInput{broker, FlushCause::InStream, clock, nullptr}).kind, trace::SpanKind::Server);
+}
+
 // ---- detection -------------------------------------------------------------------------------
 
 Chunk chunk_of(std::string_view bytes) {

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "trace/ids.h"
+
 namespace zt::context {
 namespace {
 
@@ -150,6 +152,14 @@ TEST(Propagation, ServerSeenBeforeItsClientIsCorrectedAfterwards) {
   EXPECT_TRUE(f.p.finalize(grandchild));
   EXPECT_EQ(grandchild.trace_id, s1.trace_id);
   EXPECT_EQ(grandchild.parent_span_id, s2.span_id);
+  // So do links to them (a consumer's fetch linked to a send S2 made).
+  trace::Span fetch;
+  fetch.trace_id = trace::new_trace_id();
+  fetch.span_id = trace::new_span_id();
+  fetch.links.push_back(trace::Link{c3.trace_id, c3.span_id, trace::kTraceFlagSampled, {}, true, {}});
+  EXPECT_TRUE(f.p.finalize(fetch));
+  EXPECT_EQ(fetch.links[0].trace_id, s1.trace_id);
+  EXPECT_EQ(fetch.links[0].span_id, c3.span_id);
 }
 
 TEST(Propagation, HeaderWinsOverPairingAndKeepsTheQueueInStep) {
