@@ -290,6 +290,12 @@ TEST(Kafka, KafkajsPairOnOneNodeLinksFetchesToSendsWithoutHeadersAndTheConsumers
   ASSERT_FALSE(fetch_ids.empty()) << pair.log;
   EXPECT_EQ(linked.size(), 3u) << pair.log;
 
+  // ApiVersions, Metadata, the group APIs, heartbeats and empty long-poll fetches make no span.
+  for (const auto& s : spans) {
+    const std::string name = s["name"];
+    EXPECT_TRUE(name == "send orders" || name == "fetch orders" || name == "GET /process") << name;
+  }
+
   // Each GET the handler made is a child of the fetch that delivered its message, in its trace.
   const auto gets = named(spans, "GET /process");
   ASSERT_EQ(gets.size(), 3u) << pair.log;
@@ -430,6 +436,59 @@ TEST(Kafka, KafkaPythonPipelinedClientSendsAndFetchesV4) {
     for (const auto& l : links_of(f)) EXPECT_EQ(l["trace_id"], kTraceId);
   }
   EXPECT_EQ(fetched, 4) << consumer.log();
+}
+
+TEST(Kafka, ConfluentKafkaWithZstdAndAnAcksZeroProducer) {
+  ZT_REQUIRE_ROOT();
+  ZT_REQUIRE_MOCK(mock_binary());
+  MockCluster mock(mock_binary());
+  const std::string script = workload("kafka/python_kafka_clients.py");
+  Agent producer = Agent::exec({"/usr/bin/python3", script, "confluent", "produce", "--bootstrap", mock.bootstrap(),
+                                "--topic", "orders", "--count", "3", "--value-size", "3000", "--compression", "zstd",
+                                "--header", "traceparent=" + kTraceparent});
+  const auto sent = producer.wait_exit(Millis(30000));
+  ASSERT_EQ(producer.exit_status(), 0) << producer.log();
+  std::int64_t sent_messages = 0;
+  for (const auto& s : named(sent, "send orders")) {
+    sent_messages += attr(s, "messaging.batch.message_count").is_null() ? 1 : num(attr(s, "messaging.batch.message_count"));
+    EXPECT_EQ(attr(s, "messaging.client.id"), "zt-confluent-producer");
+    ASSERT_EQ(links_of(s).size(), 1u) << s.dump();  // inside zstd-compressed batches
+    EXPECT_EQ(links_of(s)[0]["trace_id"], kTraceId);
+  }
+  EXPECT_EQ(sent_messages, 3) << producer.log();
+
+  // acks=0: the broker never answers; the sends end when written, without an error.
+  Agent fire_and_forget = Agent::exec({"node", kafkajs("kafkajs_producer.js"), "--bootstrap", mock.bootstrap(), "--topic",
+                                       "orders", "--count", "2", "--partition", "2", "--acks", "0"});
+  const auto unacked = fire_and_forget.wait_exit(Millis(30000));
+  ASSERT_EQ(fire_and_forget.exit_status(), 0) << fire_and_forget.log();
+  const auto unacked_sends = named(unacked, "send orders");
+  ASSERT_FALSE(unacked_sends.empty()) << fire_and_forget.log();
+  for (const auto& s : unacked_sends) {
+    EXPECT_EQ(attr(s, "zerotrace.kafka.acks"), 0);
+    EXPECT_EQ(s["status"]["code"], "UNSET");
+    EXPECT_TRUE(attr(s, "error.type").is_null()) << s.dump();
+    EXPECT_TRUE(attr(s, "zerotrace.incomplete").is_null()) << s.dump();
+  }
+  const auto stats = fire_and_forget.stats();
+  ASSERT_TRUE(stats);
+  EXPECT_GE(stats->get("kafka.produces_without_ack"), 1u);
+
+  // librdkafka's consumer fetches on its own threads: fetches are traced, the app's work is not
+  // tied to them (docs/protocols.md).
+  Agent consumer = Agent::exec({"/usr/bin/python3", script, "confluent", "consume", "--bootstrap", mock.bootstrap(),
+                                "--topic", "orders", "--group", "zt-confluent", "--count", "5"});
+  const auto spans = consumer.wait_exit(Millis(40000));
+  ASSERT_EQ(consumer.exit_status(), 0) << consumer.log();
+  std::int64_t fetched = 0;
+  for (const auto& f : named(spans, "fetch orders")) {
+    fetched += attr(f, "messaging.batch.message_count").is_null() ? 1 : num(attr(f, "messaging.batch.message_count"));
+    EXPECT_EQ(attr(f, "messaging.consumer.group.name"), "zt-confluent");
+    EXPECT_EQ(attr(f, "messaging.client.id"), "zt-confluent-consumer");
+  }
+  EXPECT_GE(fetched, 5) << consumer.log();
+  // Metadata, group and offset requests make no span.
+  for (const auto& s : spans) EXPECT_EQ(s["name"].get<std::string>().rfind("fetch", 0), 0u) << s.dump();
 }
 
 }  // namespace
