@@ -98,7 +98,7 @@ void expect_every_trace_is_chain(const std::vector<Json>& spans, const std::vect
   EXPECT_EQ(bad, 0u) << "traces not shaped as expected (first 5 shown)";
 }
 
-// The agent's closing "parents: ..." line: how each span got its parent.
+// How each span got its parent, from the agent's stats file (docs/cli.md: propagation.*).
 struct ParentCounts {
   int headers = -1;        // from propagation headers
   int peers = -1;          // same-node pairing (late ones included)
@@ -110,18 +110,21 @@ struct ParentCounts {
   int released_early = -1;
 };
 
-ParentCounts parent_counts(const std::string& log) {
-  static const std::regex line(
-      R"(parents: (\d+) from propagation headers, (\d+) same-node peers \(\d+ paired late\), (\d+) calls made while )"
-      R"(serving a request on the thread \((\d+) at connect, (\d+) inherited by a new thread or process\), (\d+) )"
-      R"(roots; \d+ malformed propagation headers ignored; (\d+) table entries evicted, (\d+) spans released )");
-  std::smatch m;
-  if (!std::regex_search(log, m, line)) {
-    ADD_FAILURE() << "no parents line in the agent's log:\n" << log;
+ParentCounts parent_counts(const Agent& agent) {
+  const auto stats = agent.stats();
+  if (!stats) {
+    ADD_FAILURE() << "no stats file from the agent:\n" << agent.log();
     return {};
   }
-  return {std::stoi(m[1]), std::stoi(m[2]), std::stoi(m[3]), std::stoi(m[4]),
-          std::stoi(m[5]), std::stoi(m[6]), std::stoi(m[7]), std::stoi(m[8])};
+  const auto get = [&](std::string_view name) { return static_cast<int>(stats->get(name)); };
+  return {get("propagation.from_header"),
+          get("propagation.from_peer"),
+          get("propagation.from_thread") + get("propagation.from_connect") + get("propagation.from_inherited"),
+          get("propagation.from_connect"),
+          get("propagation.from_inherited"),
+          get("propagation.roots"),
+          get("propagation.evicted"),
+          get("pipeline.spans_released_early")};
 }
 
 // Every span id is unique and every span well-formed enough to be linked.
@@ -202,7 +205,7 @@ TEST(Propagation, ChainOfThreeServicesIsOneTracePerRequest) {
   }
   EXPECT_EQ(svc1_ports.size(), 2u) << "svc1 -> svc2 connections: one per curl connection" << dump(spans);
 
-  const auto counts = parent_counts(agent.log());
+  const auto counts = parent_counts(agent);
   EXPECT_EQ(counts.headers, 0);
   EXPECT_EQ(counts.peers, 8) << "svc2's and svc3's SERVER spans";
   EXPECT_EQ(counts.while_serving, 8) << "svc1's and svc2's CLIENT spans";
@@ -239,7 +242,7 @@ TEST(Propagation, ConcurrentRequestsThroughTheChainStayApart) {
 
   EXPECT_EQ(by_trace(spans).size(), kTraces) << "one trace per request";
   expect_every_trace_is_chain(spans, chain.hops());
-  const auto counts = parent_counts(agent.log());
+  const auto counts = parent_counts(agent);
   EXPECT_EQ(counts.peers, 2 * static_cast<int>(kTraces));
   EXPECT_EQ(counts.while_serving, 2 * static_cast<int>(kTraces));
   EXPECT_EQ(counts.roots, static_cast<int>(kTraces));
@@ -284,7 +287,7 @@ TEST(Propagation, IncomingContextCarriesThroughTheChain) {
     ASSERT_NE(it, traces.end()) << "no span joined the caller's trace" << dump(spans);
     EXPECT_TRUE(is_chain(it->second, chain.hops(), c.parent));
   }
-  const auto counts = parent_counts(agent.log());
+  const auto counts = parent_counts(agent);
   EXPECT_EQ(counts.headers, 4) << "svc1's SERVER spans";
   EXPECT_EQ(counts.peers, 8);
   EXPECT_EQ(counts.while_serving, 8);
@@ -361,7 +364,7 @@ TEST(Propagation, HeaderFromAnSdkWinsOverTheAgentsOwnLinks) {
     EXPECT_NE((*s)["span_id"], sdk_client_id);
     EXPECT_NE((*s)["span_id"], (*sdk_server)["spanId"]);
   }
-  const auto counts = parent_counts(agent.log());
+  const auto counts = parent_counts(agent);
   EXPECT_EQ(counts.headers, 2) << "sdk-peer's CLIENT span and the backend's SERVER span";
   EXPECT_EQ(counts.peers, 0) << "the header wins over same-node pairing";
 }
@@ -385,7 +388,7 @@ PoolRun run_pool_service(const std::vector<std::string>& mode) {
   EXPECT_EQ(lines(r.out), std::vector<std::string>(3, "front > backend"));
   EXPECT_TRUE(agent.wait_for_spans(9)) << dump(agent.spans());
   auto spans = agent.stop();
-  return {std::move(spans), parent_counts(agent.log()), front.pid(), backend.pid()};
+  return {std::move(spans), parent_counts(agent), front.pid(), backend.pid()};
 }
 
 TEST(Propagation, ThreadPerCallInheritsTheServerSpan) {
