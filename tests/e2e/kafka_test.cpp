@@ -491,5 +491,29 @@ TEST(Kafka, ConfluentKafkaWithZstdAndAnAcksZeroProducer) {
   for (const auto& s : spans) EXPECT_EQ(s["name"].get<std::string>().rfind("fetch", 0), 0u) << s.dump();
 }
 
+TEST(Kafka, AConsumerConnectedBeforeTheAgentIsPickedUpMidStream) {
+  ZT_REQUIRE_ROOT();
+  ZT_REQUIRE_MOCK(mock_binary());
+  MockCluster mock(mock_binary());
+  // A consumer long-polling partition 1 from its end, for a while before the agent comes.
+  Subprocess consumer({"kcat", "-b", mock.bootstrap(), "-C", "-u", "-t", "orders", "-p", "1", "-o", "end", "-f", "%o %k\\n"});
+  ASSERT_TRUE(consumer.wait_for_line(Stream::Err, "Reached end of topic")) << consumer.output(Stream::Err);
+  Agent agent = Agent::attach({consumer.pid()});
+  TempDir dir;
+  const auto input = dir / "late.txt";
+  std::ofstream(input) << "late-1:after the agent\n";
+  const Completed produced = run_to_completion(
+      {"kcat", "-b", mock.bootstrap(), "-P", "-t", "orders", "-p", "1", "-K", ":", "-l", input.string()});
+  ASSERT_EQ(produced.status, 0) << produced.err;
+  ASSERT_TRUE(consumer.wait_for_line(Stream::Out, "late-1")) << consumer.output(Stream::Err);
+  ASSERT_TRUE(poll_until([&] { return !named(agent.spans(), "fetch orders").empty(); }, kSpanTimeout)) << agent.log();
+  const auto fetches = named(agent.stop(), "fetch orders");
+  ASSERT_EQ(fetches.size(), 1u);
+  EXPECT_EQ(attr(fetches[0], "messaging.kafka.message.key"), "late-1");
+  EXPECT_EQ(attr(fetches[0], "messaging.destination.partition.id"), "1");
+  EXPECT_EQ(attr(fetches[0], "zerotrace.connection.midstream"), true);
+  EXPECT_EQ(attr(fetches[0], "zerotrace.kafka.api_version"), 11);
+}
+
 }  // namespace
 }  // namespace zt::e2e
