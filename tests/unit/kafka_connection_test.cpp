@@ -256,6 +256,20 @@ TEST(KafkaConnection, ABodyLargerThanTheCaptureIsSkippedByCountAndFramingHolds) 
   EXPECT_EQ(records[1].offset, 2);
 }
 
+TEST(KafkaConnection, TheRestOfALargeFrameIsLeftUncopiedOnceItsKeptPrefixIsFull) {
+  Catalog catalog;
+  Conn c(catalog);
+  const std::string big = produce(7, 1, "t", 0, {rec("big", std::string(200000, 'z'))});
+  EXPECT_EQ(c.parser.skip_until(Direction::Egress), 0u);
+  c.feed(Direction::Egress, std::string_view(big).substr(0, 4096), 0, 4096);
+  EXPECT_EQ(c.parser.skip_until(Direction::Egress), 0u);  // 16 KiB of it are wanted
+  c.feed(Direction::Egress, std::string_view(big).substr(4096, 4096), 0, 4096);
+  EXPECT_EQ(c.parser.skip_until(Direction::Egress), 0u);
+  c.feed(Direction::Egress, std::string_view(big).substr(8192, 4096), 0, 20000);  // 4 KiB of 20 captured
+  EXPECT_EQ(c.parser.skip_until(Direction::Egress), big.size());  // nothing more of it is kept
+  EXPECT_EQ(c.parser.skip_until(Direction::Ingress), 0u);
+}
+
 TEST(KafkaConnection, AGapInsideAResponseKeepsTheFramingAndAGapAtABoundaryResyncsOnAKnownId) {
   Catalog catalog;
   Conn c(catalog);

@@ -61,9 +61,11 @@ class LengthPrefixedFramer {
   void on_chunk(const Chunk& chunk);
   bool in_sync() const { return state_ != State::Resync; }
   // Stream position up to which the frame being read needs no more bytes (its kept prefix is
-  // full and the rest of its body is skipped by count); 0 when every next byte is wanted.
+  // full, or has a hole and keeps nothing more, and the rest of its body is skipped by count); 0
+  // when every next byte is wanted.
   std::uint64_t skip_until() const {
-    return state_ == State::Body && frame_.bytes.size() >= format_.keep_bytes ? frame_.position + frame_.size : 0;
+    const bool keeps_nothing_more = frame_.bytes.size() >= format_.keep_bytes || !frame_.complete;
+    return state_ == State::Body && keeps_nothing_more ? frame_.position + frame_.size : 0;
   }
   const FramerStats& stats() const { return stats_; }
 
