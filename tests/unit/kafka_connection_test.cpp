@@ -282,8 +282,15 @@ TEST(KafkaConnection, AGapInsideAResponseKeepsTheFramingAndAGapAtABoundaryResync
   auto records = c.records();
   ASSERT_EQ(records.size(), 2u);
   EXPECT_FALSE(records[0].response_seen);  // its response was lost; the later one closed it
+  EXPECT_TRUE(records[0].response_lost);
   EXPECT_EQ(records[1].offset, 2);
   EXPECT_GE(c.parser.stats().resyncs, 1u);
+  // Lost to the capture is not a failure of the send: its outcome is unknown.
+  MonotonicToRealtime clock;
+  const auto span = to_span(records[0], SpanInput{c.info, FlushCause::InStream, clock, nullptr});
+  EXPECT_EQ(span.status, trace::StatusCode::Unset);
+  EXPECT_FALSE(span.find_attribute("error.type"));
+  EXPECT_TRUE(span.find_attribute("zerotrace.incomplete"));
 }
 
 TEST(KafkaConnection, AFetchOfSeveralRecordsLinksToEachCreationContext) {
@@ -458,6 +465,12 @@ TEST(KafkaConnection, AProduceStillWaitingAtCloseIsEmittedWithoutAResponse) {
   auto records = c.records();
   ASSERT_EQ(records.size(), 1u);
   EXPECT_FALSE(records[0].response_seen);
+  EXPECT_FALSE(records[0].response_lost);
+  MonotonicToRealtime clock;
+  const auto span = to_span(records[0], SpanInput{c.info, FlushCause::Closed, clock, nullptr});
+  EXPECT_EQ(span.status, trace::StatusCode::Error);
+  ASSERT_TRUE(span.find_attribute("error.type"));
+  EXPECT_EQ(std::get<std::string>(*span.find_attribute("error.type")), "no_response");
 }
 
 TEST(KafkaConnection, OnATracedBrokerRequestsAreReadAndTheSpansAreTheServers) {

@@ -147,9 +147,12 @@ void KafkaConnectionParser::settle(Pending& p) {
   }
 }
 
-void KafkaConnectionParser::close_unanswered(Pending& p) {
+void KafkaConnectionParser::close_unanswered(Pending& p, bool lost) {
   settle(p);
-  for (auto& r : p.sends) emit(std::move(r));
+  for (auto& r : p.sends) {
+    r.response_lost = lost;
+    emit(std::move(r));
+  }
 }
 
 void KafkaConnectionParser::emit(KafkaRecord&& record) {
@@ -208,7 +211,7 @@ void KafkaConnectionParser::on_request(Frame&& frame) {
     return;
   }
   if (pending_.size() >= options_.max_pending) {
-    close_unanswered(pending_.front());
+    close_unanswered(pending_.front(), true);
     pending_.pop_front();
     ++stats_.requests_evicted;
   }
@@ -292,14 +295,14 @@ void KafkaConnectionParser::on_response(Frame&& frame) {
   }
   catalog_->add(&CatalogStats::responses);
   // Responses come in request order: requests before this one will get none (lost to the capture).
-  for (auto older = pending_.begin(); older != it; ++older) close_unanswered(*older);
+  for (auto older = pending_.begin(); older != it; ++older) close_unanswered(*older, true);
   Pending p = std::move(*it);
   pending_.erase(pending_.begin(), std::next(it));
 
   const auto rh = parse_response_header(fb.bytes, response_header_version(p.header.api_key, p.header.api_version));
   if (!rh) {
     ++stats_.parse_errors;
-    close_unanswered(p);
+    close_unanswered(p, true);
     return;
   }
   const auto body = fb.bytes.subspan(std::min(rh->length, fb.bytes.size()));
@@ -454,7 +457,7 @@ void KafkaConnectionParser::answer_metadata(const Pending& p, std::span<const st
 
 void KafkaConnectionParser::on_close(std::uint64_t /*ts_ns*/) {
   // Produces still waiting: the response never came (connection closed, process gone).
-  for (auto& p : pending_) close_unanswered(p);
+  for (auto& p : pending_) close_unanswered(p, false);
   pending_.clear();
 }
 

@@ -72,8 +72,9 @@ class KafkaConnectionParser final : public ConnectionParser {
   void emit(KafkaRecord&& record);
   // Forgets a request's sends in the catalog's list of those awaiting a response.
   void settle(Pending& pending);
-  // A request that will get no response (lost, or the connection ended): its sends go as they are.
-  void close_unanswered(Pending& pending);
+  // A request whose response will not be seen: `lost` to the capture (a later response came, or
+  // the request was evicted), or never sent (the connection ended). Its sends go as they are.
+  void close_unanswered(Pending& pending, bool lost);
   void fill_client_facts(KafkaRecord& record) const;
   std::string broker() const;  // the peer, as "address:port" (the broker, on a client)
   bool plausible_response(std::span<const std::uint8_t> header) const;

@@ -101,7 +101,7 @@ trace::Span to_span(const KafkaRecord& r, const SpanInput& in) {
     span.status = StatusCode::Error;
     a.push_back({"error.type", kafka::error_name(r.error_code)});
   } else if (r.response_expected && !r.response_seen) {
-    if (closed_by_traffic(in.cause)) {
+    if (closed_by_traffic(in.cause) && !r.response_lost) {
       span.status = StatusCode::Error;
       span.status_message = "connection closed before a response";
       a.push_back({"error.type", std::string("no_response")});

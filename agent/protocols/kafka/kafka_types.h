@@ -41,6 +41,9 @@ struct KafkaRecord {
   std::int16_t acks = -1;       // Produce
   bool response_expected = true;  // false for acks=0 produces
   bool response_seen = false;
+  // The response was not captured (a later one was, or the request was evicted): the outcome is
+  // unknown, which is not a failure.
+  bool response_lost = false;
   bool truncated = false;       // part of the frames was not captured: counts are lower bounds
 
   // Facts about the connection learned from other requests (caches of the parser).
