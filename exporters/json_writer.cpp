@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <variant>
 
 namespace zt::exporters {
@@ -10,6 +12,23 @@ namespace {
 constexpr std::string_view kReplacement = "\xef\xbf\xbd";
 
 bool needs_care(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c >= 0x80; }
+
+std::uint64_t load_word(const char* p) {
+  std::uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+
+// True when any byte of `w` needs care. Exact as a yes/no answer (the borrow tricks below may
+// misplace which byte, never whether one): a byte with its high bit set, below 0x20 (exact once the
+// first term has ruled out high bytes), a quote or a backslash.
+bool word_needs_care(std::uint64_t w) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ull;
+  const auto has_zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  const std::uint64_t below_space = (w - kOnes * 0x20) & ~w & kHigh;
+  return ((w & kHigh) | below_space | has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\'))) != 0;
+}
 
 // Length of the valid UTF-8 sequence starting at text[i], or 0 if it is not one (overlong forms,
 // surrogates and code points above U+10FFFF are invalid).
@@ -75,21 +94,23 @@ std::string to_valid_utf8(std::string_view text) {
 void append_json_string(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
+  const char* const begin = text.data();
+  const std::size_t size = text.size();
   std::size_t run = 0;  // start of the bytes that can be copied as they are
   std::size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (!needs_care(c)) {
-      ++i;
-      continue;
-    }
+  for (;;) {
+    // Fast path: most text (keys, paths, addresses) is printable ASCII, passed over 8 bytes at once.
+    while (i + 8 <= size && !word_needs_care(load_word(begin + i))) i += 8;
+    while (i < size && !needs_care(static_cast<unsigned char>(begin[i]))) ++i;
+    if (i >= size) break;
+    const auto c = static_cast<unsigned char>(begin[i]);
     if (c >= 0x80) {
       if (std::size_t n = utf8_sequence_length(text, i); n > 0) {
         i += n;
         continue;
       }
     }
-    out.append(text.substr(run, i - run));
+    out.append(begin + run, i - run);
     switch (c) {
       case '"': out.append("\\\""); break;
       case '\\': out.append("\\\\"); break;
@@ -108,7 +129,7 @@ void append_json_string(std::string& out, std::string_view text) {
     }
     run = ++i;
   }
-  out.append(text.substr(run));
+  out.append(begin + run, size - run);
   out.push_back('"');
 }
 

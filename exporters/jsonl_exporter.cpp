@@ -25,8 +25,11 @@ void append_links(std::string& out, const std::vector<trace::Link>& links) {
   for (std::size_t i = 0; i < links.size(); ++i) {
     const auto& link = links[i];
     if (i > 0) out.push_back(',');
-    out.append("{\"trace_id\":\"").append(trace::to_hex(link.trace_id));
-    out.append("\",\"span_id\":\"").append(trace::to_hex(link.span_id)).push_back('"');
+    out.append("{\"trace_id\":\"");
+    trace::append_hex(out, link.trace_id);
+    out.append("\",\"span_id\":\"");
+    trace::append_hex(out, link.span_id);
+    out.push_back('"');
     if (!link.trace_state.empty()) {
       out.append(",\"trace_state\":");
       append_json_string(out, link.trace_state);
@@ -47,10 +50,12 @@ void append_span_fields(std::string& out, const trace::Span& span) {
     auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
     out.append(buf, end);
   };
-  out.append("{\"trace_id\":\"").append(trace::to_hex(span.trace_id));
-  out.append("\",\"span_id\":\"").append(trace::to_hex(span.span_id));
+  out.append("{\"trace_id\":\"");
+  trace::append_hex(out, span.trace_id);
+  out.append("\",\"span_id\":\"");
+  trace::append_hex(out, span.span_id);
   out.append("\",\"parent_span_id\":\"");
-  if (!span.is_root()) out.append(trace::to_hex(span.parent_span_id));
+  if (!span.is_root()) trace::append_hex(out, span.parent_span_id);
   out.append("\",\"name\":");
   append_json_string(out, span.name);
   out.append(",\"kind\":\"").append(trace::to_string(span.kind));

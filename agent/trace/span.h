@@ -91,6 +91,9 @@ struct Span {
 
 std::string to_hex(const TraceId& id);
 std::string to_hex(const SpanId& id);
+// The same, appended to `out` (no temporary string: exporters write ids of every span).
+void append_hex(std::string& out, const TraceId& id);
+void append_hex(std::string& out, const SpanId& id);
 const char* to_string(SpanKind kind);      // "SERVER", "CLIENT", ...
 const char* to_string(StatusCode code);    // "UNSET", "OK", "ERROR"
 
