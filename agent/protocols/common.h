@@ -113,7 +113,8 @@ struct RequestIdentity {
 // Counters a parser keeps so that nothing is lost silently.
 struct ParserStats {
   std::uint64_t messages = 0;
-  std::uint64_t parse_errors = 0;     // bytes that were not a valid message: resynchronised
+  std::uint64_t parse_errors = 0;     // bytes that were not a valid message: resynchronised, or
+                                      // skipped whole where the framing holds (Kafka)
   std::uint64_t resyncs = 0;          // times the parser searched for a new message boundary
   std::uint64_t bytes_skipped = 0;    // bytes dropped while resynchronising
   std::uint64_t unmatched_responses = 0;

@@ -19,6 +19,7 @@
 
 #include "protocols/detector.h"
 #include "protocols/http1/http1_connection.h"
+#include "protocols/kafka/kafka_connection.h"
 
 #include "chunk_input.h"
 
@@ -37,9 +38,6 @@ using zt::protocols::HttpMessage;
 using zt::protocols::Role;
 
 constexpr int kMaxDetectionAttempts = 4;
-
-
-
 
 void check_message(const HttpMessage& message, bool is_request) {
   check(message.is_request == is_request);
@@ -98,8 +96,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (parser) {
     parser->on_close(chunks.clock_ns());
     drain(*parser);
-    const auto& stats = parser->stats();
-    check(stats.resyncs >= stats.parse_errors);  // every parse error resynchronises
+    // Every HTTP parse error resynchronises. (Kafka, which the detector may pick, skips a
+    // well-framed but undecodable frame by its length: an error without a resync.)
+    if (dynamic_cast<zt::protocols::kafka::KafkaConnectionParser*>(parser.get()) == nullptr) {
+      const auto& stats = parser->stats();
+      check(stats.resyncs >= stats.parse_errors);
+    }
   }
   return 0;
 }

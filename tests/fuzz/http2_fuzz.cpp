@@ -31,6 +31,7 @@
 #include "protocols/detector.h"
 #include "protocols/http2/hpack_decoder.h"
 #include "protocols/http2/http2_connection.h"
+#include "protocols/kafka/kafka_connection.h"
 
 #include "chunk_input.h"
 
@@ -53,9 +54,6 @@ using zt::protocols::http2::HpackDecoder;
 using zt::protocols::http2::Http2ConnectionParser;
 
 constexpr int kMaxDetectionAttempts = 4;
-
-
-
 
 void check_side(const Http2Message& side) {
   check(side.start_ns <= side.end_ns || side.start_ns == 0);
@@ -107,8 +105,12 @@ void fuzz_connection(InputReader& in, std::uint8_t setup) {
   parser->on_close(chunks.clock_ns());
   drain(*parser);
   check(parser->take_records().empty());
-  const auto& stats = parser->stats();
-  check(stats.resyncs >= stats.parse_errors);  // every parse error resynchronises
+  // Every HTTP parse error resynchronises. (Kafka, which the detector may pick, skips a
+  // well-framed but undecodable frame by its length: an error without a resync.)
+  if (dynamic_cast<zt::protocols::kafka::KafkaConnectionParser*>(parser.get()) == nullptr) {
+    const auto& stats = parser->stats();
+    check(stats.resyncs >= stats.parse_errors);
+  }
 }
 
 void fuzz_hpack(InputReader& in) {
