@@ -1,0 +1,35 @@
+/* The TLS probe family (bpf/tls.bpf.c, agent/tls/): what the attach cookie of each probe site says,
+ * and the per-thread TLS call frame the socket programs (bpf/sockets.bpf.c) read to tie a TLS
+ * call's plaintext to the socket the same thread uses inside the call.
+ *
+ * Calling conventions (x86-64 SysV and arm64 AAPCS: the first five integer arguments in registers):
+ *   ZT_TLS_READ            int SSL_read(SSL *s, void *buf, int num)                 > 0: bytes read
+ *   ZT_TLS_READ_EX         int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *readbytes)
+ *   ZT_TLS_INTERNAL_READ   int ssl_read_internal(SSL *s, void *buf, size_t num, size_t *readbytes)
+ *   ZT_TLS_WRITE           int SSL_write(SSL *s, const void *buf, int num)          > 0: bytes written
+ *   ZT_TLS_WRITE_EX        int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written)
+ *   ZT_TLS_INTERNAL_WRITE  int ssl_write_internal(SSL *s, const void *buf, size_t num, size_t *written)
+ *   ZT_TLS_WRITE_EX2       int SSL_write_ex2(SSL *s, const void *buf, size_t num, uint64_t flags,
+ *                                            size_t *written)                          (OpenSSL 3.3+)
+ *   ZT_TLS_INTERNAL_WRITE_FLAGS  ssl_write_internal of 3.3+: the same arguments as SSL_write_ex2
+ *   ZT_TLS_SET_FD          int SSL_set_fd(SSL *s, int fd)                            entry only
+ * The _ex forms and the internal functions return 1 on success with the count behind the pointer.
+ */
+#ifndef ZEROTRACE_TLS_ABI_H
+#define ZEROTRACE_TLS_ABI_H
+
+#include "zerotrace/abi.h"
+
+enum zt_tls_call {
+	ZT_TLS_READ = 1,
+	ZT_TLS_READ_EX = 2,
+	ZT_TLS_INTERNAL_READ = 3,
+	ZT_TLS_WRITE = 4,
+	ZT_TLS_WRITE_EX = 5,
+	ZT_TLS_INTERNAL_WRITE = 6,
+	ZT_TLS_WRITE_EX2 = 7,
+	ZT_TLS_INTERNAL_WRITE_FLAGS = 8,
+	ZT_TLS_SET_FD = 9,
+};
+
+#endif /* ZEROTRACE_TLS_ABI_H */
