@@ -35,6 +35,7 @@
 #include "pipeline/ring_reader.h"
 #include "pipeline/trace_assembler.h"
 #include "probes/uprobe_attacher.h"
+#include "tls/tls_probes.h"
 #include "protocols/kafka/kafka_catalog.h"
 
 namespace zt {
@@ -136,6 +137,7 @@ Result<void> Agent::build_stages() {
   lopts.report_all_execs = options_.mode == Mode::Run && !config.select.empty();
   lopts.verbose_libbpf = options_.verbose;
   lopts.cuda = config.cuda.enabled;
+  lopts.tls = config.tls.enabled;
   auto loaded = loader::BpfLoader::load_and_attach(lopts);
   if (!loaded) return loaded.error();
   loader_ = std::move(loaded.value());
@@ -166,19 +168,27 @@ Result<void> Agent::build_stages() {
     assembler_->on_request(c, request, identity);
   });
 
+  // One attacher for every probe family: a process's maps are read once for all of them.
+  std::vector<probes::UprobeFamily> families;
+  if (loader_->cuda_enabled()) families.push_back(cuda::probe_family());
+  if (loader_->tls_enabled()) families.push_back(tls::probe_family(config.tls.internal_sites));
+  if (!families.empty()) {
+    probes::UprobeAttacherOptions popts;
+    popts.uprobe_multi = loader_->uprobe_multi();
+    popts.self_pid = static_cast<std::uint32_t>(getpid());
+    // Kernel names are resolved after the launching process may have exited: learn its files now.
+    popts.on_maps = [this](std::uint32_t pid, const std::vector<symbols::Mapping>& maps) {
+      if (cuda_) cuda_->on_maps(pid, maps);
+    };
+    uprobes_ = std::make_unique<probes::UprobeAttacher>(
+        std::move(families), [this](const probes::UprobeRequest& request) { return loader_->attach_uprobe(request); },
+        popts);
+  }
   if (loader_->cuda_enabled()) {
     cuda::CudaSourceOptions copts;
     copts.spans.fold_above_per_second = config.cuda.fold_above_per_second;
     copts.spans.group_idle_ns = config.cuda.group_idle_ms * 1'000'000ull;
     copts.cupti = config.cuda.cupti;
-    probes::UprobeAttacherOptions popts;
-    popts.uprobe_multi = loader_->uprobe_multi();
-    popts.self_pid = static_cast<std::uint32_t>(getpid());
-    // Kernel names are resolved after the launching process may have exited: learn its files now.
-    popts.on_maps = [this](std::uint32_t pid, const std::vector<symbols::Mapping>& maps) { cuda_->on_maps(pid, maps); };
-    uprobes_ = std::make_unique<probes::UprobeAttacher>(
-        std::vector<probes::UprobeFamily>{cuda::probe_family()},
-        [this](const probes::UprobeRequest& request) { return loader_->attach_uprobe(request); }, popts);
     cuda_ = std::make_unique<cuda::CudaSource>(
         copts, uprobes_->symbol_cache(), resources,
         [this](std::uint32_t pid, std::uint32_t tid, std::uint64_t ts_ns) {
@@ -360,6 +370,12 @@ StatsSnapshot Agent::snapshot() const {
   s.set("kernel.args_recovered", k[ZT_CNT_ARGS_RECOVERED]);
   s.set("kernel.payload_skipped", k[ZT_CNT_PAYLOAD_SKIPPED]);
   s.set("kernel.conn_disabled", k[ZT_CNT_CONN_DISABLED]);
+  s.set("kernel.tls_bound_syscall", k[ZT_CNT_TLS_BOUND_SYSCALL]);
+  s.set("kernel.tls_bound_cache", k[ZT_CNT_TLS_BOUND_CACHE]);
+  s.set("kernel.tls_unbound", k[ZT_CNT_TLS_UNBOUND]);
+  s.set("kernel.tls_no_conn", k[ZT_CNT_TLS_NO_CONN]);
+  s.set("kernel.tls_mismatch", k[ZT_CNT_TLS_MISMATCH]);
+  s.set("kernel.tls_nested", k[ZT_CNT_TLS_NESTED]);
   router_.report(s);
   const auto t = tracker_->stats();
   s.set("pipeline.connections", t.connections_opened);
@@ -369,6 +385,9 @@ StatsSnapshot Agent::snapshot() const {
   s.set("pipeline.parse_errors", t.parse_errors);
   s.set("pipeline.gaps", t.gaps);
   s.set("pipeline.gap_bytes", t.gap_bytes);
+  s.set("tls.connections", t.tls_connections);
+  s.set("tls.plaintext_streams", t.tls_plaintext_streams);
+  s.set("tls.without_plaintext", t.tls_without_plaintext);
   assembler_->report(s);
   const auto kafka = protocols::kafka::Catalog::instance().stats();
   s.set("kafka.requests", kafka.requests);

@@ -18,8 +18,10 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "zerotrace/conn_map.h"
 #include "zerotrace/cuda_abi.h"
 #include "zerotrace/maps.h"
+#include "zerotrace/tls_frame.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -36,6 +38,9 @@ const volatile __u32 capture_bytes = 4096;
 /* Report executable file mappings (dlopen of a library) of traced processes, so that the agent
  * can probe CUDA libraries loaded after it attached. Set before load when CUDA tracing is on. */
 const volatile bool report_exec_mappings = false;
+/* The TLS programs are loaded (bpf/tls.bpf.c): data calls look for a TLS call in flight on their
+ * thread (tls_frame.h). Set before load. */
+const volatile bool tls_enabled = false;
 
 enum arg_shape {
 	SHAPE_BUF = 0,  /* (fd, buf, len): read, write, recvfrom, sendto */
@@ -66,27 +71,6 @@ struct {
 	__type(key, int);
 	__type(value, struct call_args);
 } active_calls_map SEC(".maps");
-
-struct conn_state {
-	__u64 conn_id;
-	__u64 position[2]; /* next stream offset per direction */
-	/* Start time of the owning process: an entry left by an earlier process with the same tgid
-	 * (exits do not clean the map; it is LRU) does not match and is replaced. */
-	__u64 proc_start_ns;
-	struct zt_tuple tuple;
-	__u8 role;
-	__u8 flags;
-	__u8 pad[6];
-};
-
-/* Tracked TCP sockets by (tgid, fd). LRU so that sockets whose close we never saw (fd passed to
- * another process, process killed) age out instead of filling the map. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct zt_conn_key);
-	__type(value, struct conn_state);
-} conn_map SEC(".maps");
 
 /* What the agent wants copied of each connection (abi.h, struct zt_conn_ctl). An array indexed by
  * conn_id: the lookup is inlined and costs a few instructions per call, and the agent writes it
@@ -119,23 +103,6 @@ struct {
 
 /* Connection ids are unique for the lifetime of the loaded programs. */
 __u64 next_conn_id = 0;
-
-static __always_inline __u64 process_start_ns(void)
-{
-	return bpf_get_current_task_btf()->group_leader->start_time;
-}
-
-/* The connection state of (tgid, fd), unless it belongs to an earlier process with that tgid. */
-static __always_inline struct conn_state *lookup_conn(const struct zt_conn_key *key)
-{
-	struct conn_state *conn = bpf_map_lookup_elem(&conn_map, key);
-
-	if (conn && conn->proc_start_ns != process_start_ns()) {
-		bpf_map_delete_elem(&conn_map, key);
-		return NULL;
-	}
-	return conn;
-}
 
 /* Stream position below which the agent wants no payload of this direction (0: all of it;
  * ZT_SKIP_ALL: no events at all). */
@@ -596,6 +563,24 @@ static __always_inline void emit_mmsg(__u64 pid_tgid, const struct call_args *ar
 		count(ZT_CNT_IOV_LIMIT);
 }
 
+/* A socket call inside a TLS call of the same thread: the first socket it uses is where the TLS
+ * call's plaintext belongs (tls_frame.h). A second, different socket makes the binding doubtful
+ * (counted at the TLS call's return). The connection is marked as carrying TLS, so that its bytes
+ * are known to be ciphertext. */
+static __always_inline void note_tls_call(__s32 fd, struct conn_state *conn)
+{
+	struct zt_tls_frame *frame = bpf_task_storage_get(&tls_frames_map, bpf_get_current_task_btf(), 0, 0);
+
+	if (!frame || !frame->active)
+		return;
+	if (frame->fd < 0)
+		frame->fd = fd;
+	else if (frame->fd != fd)
+		frame->mismatch = 1;
+	if (conn)
+		conn->flags |= ZT_DATA_F_TLS;
+}
+
 /* A data call that moved `ret` bytes (messages for recvmmsg/sendmmsg). */
 static __always_inline void emit_data(__u64 pid_tgid, const struct call_args *args, long ret)
 {
@@ -603,6 +588,8 @@ static __always_inline void emit_data(__u64 pid_tgid, const struct call_args *ar
 
 	if (!conn)
 		return;
+	if (tls_enabled)
+		note_tls_call(args->fd, conn);
 	__u64 skip = skip_until(conn, args->direction);
 	switch (args->shape) {
 	case SHAPE_BUF:
@@ -618,6 +605,21 @@ static __always_inline void emit_data(__u64 pid_tgid, const struct call_args *ar
 		emit_size_only(pid_tgid, args, conn, ret, skip);
 		break;
 	}
+}
+
+/* A receive that moved nothing, inside a TLS call: the socket is the call's only if it is a tracked
+ * TCP connection (or a TCP socket first seen now). */
+static __always_inline void note_tls_failed_read(__u64 pid_tgid, __s32 fd)
+{
+	struct zt_tls_frame *frame = bpf_task_storage_get(&tls_frames_map, bpf_get_current_task_btf(), 0, 0);
+
+	if (!frame || !frame->active || frame->fd == fd)
+		return;
+	struct zt_conn_key key = {.tgid = pid_tgid >> 32, .fd = fd};
+	struct conn_state *conn = lookup_conn(&key);
+	if (!conn && !tcp_sock_of_fd(fd))
+		return;
+	note_tls_call(fd, conn);
 }
 
 SEC("tp_btf/sys_exit")
@@ -639,7 +641,13 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 
 	if (!needs_entry(&info)) {
 		/* A receive: its bytes exist from its exit, which is now. */
-		if (ret <= 0 || !is_traced(pid_tgid >> 32) || !read_args(regs, &info, &args))
+		if (ret <= 0) {
+			/* A TLS read that found no record yet (EAGAIN) still names its socket. */
+			if (tls_enabled && is_traced(pid_tgid >> 32))
+				note_tls_failed_read(pid_tgid, (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs));
+			return 0;
+		}
+		if (!is_traced(pid_tgid >> 32) || !read_args(regs, &info, &args))
 			return 0;
 	} else {
 		struct call_args *slot = bpf_task_storage_get(&active_calls_map, bpf_get_current_task_btf(), 0, 0);

@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   std::optional<std::uint32_t> assembly_wait_ms;
   std::optional<double> duration;
   bool no_cuda = false;
+  bool no_tls = false;
   bool no_kernel_control = false;
   bool no_cupti = false;
   std::optional<double> cuda_fold_rate;
@@ -101,6 +102,7 @@ int main(int argc, char** argv) {
                   "Copy every data call's payload prefix, even of connections given up on and of bodies "
                   "the parsers skip (for measuring; costs CPU)");
     sub->add_flag("--no-cuda", no_cuda, "Do not trace CUDA calls (no uprobes on CUDA libraries)");
+    sub->add_flag("--no-tls", no_tls, "Do not capture TLS plaintext (no uprobes on OpenSSL-compatible code)");
     sub->add_option("--cuda-fold-rate", cuda_fold_rate,
                     "Launches per second per thread above which repeated launches of a kernel fold into one span "
                     "(default 200; 0 folds every repeat)")
@@ -154,6 +156,7 @@ int main(int argc, char** argv) {
   }
   if (!outputs.empty()) config.outputs = outputs;
   if (no_cuda) config.cuda.enabled = false;
+  if (no_tls) config.tls.enabled = false;
   if (no_kernel_control) config.kernel_control = false;
   if (no_cupti) config.cuda.cupti = false;
   if (cuda_fold_rate) config.cuda.fold_above_per_second = *cuda_fold_rate;

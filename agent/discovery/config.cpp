@@ -18,7 +18,7 @@ namespace zt::discovery {
 namespace {
 
 constexpr std::array kTopLevelKeys = {"select", "capture_bytes", "outputs", "log_level",
-                                      "otlp",   "assembly_wait_ms", "cuda",  "kernel_control"};
+                                      "otlp",   "assembly_wait_ms", "cuda",  "kernel_control", "tls"};
 constexpr std::array kOtlpKeys = {"endpoint", "traces_endpoint", "protocol", "headers", "compression", "timeout",
                                   "certificate", "client_key", "client_certificate", "insecure", "batch"};
 constexpr std::array kBatchKeys = {"max_queue_size", "max_export_batch_size", "schedule_delay", "export_timeout"};
@@ -99,6 +99,7 @@ class ConfigParser {
       if (key == "outputs") return parse_outputs(value, path, config.outputs);
       if (key == "otlp") return parse_otlp(value, path, config.otlp);
       if (key == "cuda") return parse_cuda(value, path, config.cuda);
+      if (key == "tls") return parse_tls(value, path, config.tls);
       if (key == "kernel_control") {
         if (!value.IsScalar() || !YAML::convert<bool>::decode(value, config.kernel_control)) {
           return Result<void>(error_at(path, "expected true or false, got " + describe(value)));
@@ -285,6 +286,20 @@ class ConfigParser {
         return Result<void>(error_at(key_path, "expected milliseconds 1..600000, got " + describe(value)));
       }
       cuda.group_idle_ms = static_cast<std::uint32_t>(*ms);
+      return Result<void>{};
+    });
+  }
+
+  Result<void> parse_tls(const YAML::Node& node, const std::string& path, TlsConfig& tls) const {
+    if (node.IsNull()) return {};
+    if (!node.IsMap()) return error_at(path, "expected a mapping (enabled, internal_sites), got " + describe(node));
+    static constexpr std::array kKeys = {"enabled", "internal_sites"};
+    return for_each_key(node, path, kKeys, [&](const std::string& key, const YAML::Node& value, const std::string& key_path) {
+      bool flag = false;
+      if (!value.IsScalar() || !YAML::convert<bool>::decode(value, flag)) {
+        return Result<void>(error_at(key_path, "expected true or false, got " + describe(value)));
+      }
+      (key == "enabled" ? tls.enabled : tls.internal_sites) = flag;
       return Result<void>{};
     });
   }

@@ -23,6 +23,14 @@ struct CudaConfig {
   std::uint32_t group_idle_ms = 1000;
 };
 
+// The `tls:` section (docs/protocols.md, TLS).
+struct TlsConfig {
+  bool enabled = true;  // probe OpenSSL-compatible code in traced processes for TLS plaintext
+  // Probe the internal read/write functions where the exported ones start with an instruction the
+  // kernel must single-step (3-4x dearer per call on VMs); false: the exported functions.
+  bool internal_sites = true;
+};
+
 struct Config {
   std::vector<SelectorRule> select;    // empty: every process on the node except the agent
   std::uint32_t capture_bytes = 4096;  // payload prefix captured per syscall
@@ -39,6 +47,7 @@ struct Config {
   // is made, where the environment's layer has been applied over them.
   std::map<std::string, std::string> otlp;
   CudaConfig cuda;
+  TlsConfig tls;
 };
 
 inline constexpr std::uint32_t kMinCaptureBytes = 64;

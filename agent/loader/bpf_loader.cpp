@@ -21,6 +21,7 @@
 #include "cuda.skel.h"
 #include "process.skel.h"
 #include "sockets.skel.h"
+#include "tls.skel.h"
 
 namespace zt::loader {
 namespace {
@@ -127,7 +128,9 @@ Result<void> BpfLoader::open_and_load() {
   sockets_->rodata->trace_all = options_.trace_all;
   sockets_->rodata->agent_tgid = static_cast<std::uint32_t>(getpid());
   sockets_->rodata->wakeup_threshold = options_.wakeup_threshold;
-  sockets_->rodata->report_exec_mappings = options_.cuda;
+  // Uprobe families probe libraries loaded after the process became traced (dlopen).
+  sockets_->rodata->report_exec_mappings = options_.cuda || options_.tls;
+  sockets_->rodata->tls_enabled = options_.tls;
   if (int err = bpf_map__set_max_entries(sockets_->maps.events, options_.ringbuf_bytes); err) {
     return make_error("sizing the ring buffer failed: " + errno_text(err));
   }
@@ -159,7 +162,7 @@ Result<void> BpfLoader::open_and_load() {
   if (int err = process_bpf__load(process_); err) {
     return make_error("loading the process programs failed: " + errno_text(err));
   }
-  if (options_.cuda) uprobe_multi_ = kernel_has_uprobe_multi();
+  if (options_.cuda || options_.tls) uprobe_multi_ = kernel_has_uprobe_multi();
   if (options_.cuda) {
     // Uprobe programs: loaded now, attached per process and file when CUDA code is found.
     cuda_ = cuda_bpf__open();
@@ -175,6 +178,30 @@ Result<void> BpfLoader::open_and_load() {
       return make_error("loading the CUDA programs failed: " + errno_text(err) + " (--no-cuda leaves them out)");
     }
     uprobe_objects_.emplace_back("cuda", cuda_->obj);
+  }
+  if (options_.tls) {
+    tls_ = tls_bpf__open();
+    if (!tls_) return make_error("opening the TLS programs failed: " + errno_text(errno));
+    tls_->rodata->trace_all = options_.trace_all;
+    tls_->rodata->agent_tgid = static_cast<std::uint32_t>(getpid());
+    tls_->rodata->wakeup_threshold = options_.wakeup_threshold;
+    tls_->rodata->capture_bytes = options_.capture_bytes;
+    if (auto r = share_maps(tls_->maps.traced_pids_map, tls_->maps.events, tls_->maps.counters_map); !r) {
+      return r.error();
+    }
+    // The connections and the TLS call frames are the socket programs' (conn_map.h, tls_frame.h).
+    const std::pair<bpf_map*, bpf_map*> tls_shared[] = {{sockets_->maps.conn_map, tls_->maps.conn_map},
+                                                        {sockets_->maps.tls_frames_map, tls_->maps.tls_frames_map}};
+    for (const auto& [owner, user] : tls_shared) {
+      if (int err = bpf_map__reuse_fd(user, bpf_map__fd(owner)); err) {
+        return make_error(std::string("sharing map ") + bpf_map__name(owner) + " failed: " + errno_text(err));
+      }
+    }
+    select_uprobe_programs(tls_->obj, uprobe_multi_);
+    if (int err = tls_bpf__load(tls_); err) {
+      return make_error("loading the TLS programs failed: " + errno_text(err) + " (--no-tls leaves them out)");
+    }
+    uprobe_objects_.emplace_back("tls", tls_->obj);
   }
   return {};
 }
@@ -272,9 +299,10 @@ Result<void> BpfLoader::attach() {
 }
 
 BpfLoader::~BpfLoader() {
-  // Detach the process and CUDA hooks first: they write into maps the socket object owns.
-  // (Per-process CUDA links are owned by the agent and destroyed before the loader.)
+  // Detach the process, CUDA and TLS hooks first: they write into maps the socket object owns.
+  // (Per-process uprobe links are owned by the agent and destroyed before the loader.)
   if (conn_ctl_) munmap(conn_ctl_, conn_ctl_bytes_);
+  if (tls_) tls_bpf__destroy(tls_);
   if (cuda_) cuda_bpf__destroy(cuda_);
   if (process_) process_bpf__destroy(process_);
   if (sockets_) sockets_bpf__destroy(sockets_);

@@ -16,6 +16,7 @@
 struct sockets_bpf;
 struct process_bpf;
 struct cuda_bpf;
+struct tls_bpf;
 struct bpf_object;
 
 namespace zt::loader {
@@ -28,6 +29,7 @@ struct LoaderOptions {
   bool report_all_execs = false;               // node mode with selection rules
   bool verbose_libbpf = false;                 // libbpf debug messages into the log
   bool cuda = true;                            // load the CUDA uprobe programs (attached per process)
+  bool tls = true;                             // load the TLS uprobe programs (attached per process)
 };
 
 using KernelCounters = std::array<std::uint64_t, ZT_CNT_NR>;
@@ -59,6 +61,7 @@ class BpfLoader {
   // Whether the uprobe programs were loaded for uprobe_multi links (kernel 6.6+, process filter fixed).
   bool uprobe_multi() const { return uprobe_multi_; }
   bool cuda_enabled() const { return cuda_ != nullptr; }
+  bool tls_enabled() const { return tls_ != nullptr; }
 
   int ringbuf_fd() const;
   KernelCounters read_counters() const;  // summed over CPUs
@@ -78,6 +81,7 @@ class BpfLoader {
   sockets_bpf* sockets_ = nullptr;
   process_bpf* process_ = nullptr;
   cuda_bpf* cuda_ = nullptr;
+  tls_bpf* tls_ = nullptr;
   bool uprobe_multi_ = false;
   std::vector<std::pair<std::string, bpf_object*>> uprobe_objects_;  // family name -> object
   zt_conn_ctl* conn_ctl_ = nullptr;  // ZT_CONN_CTL_SLOTS entries, mmap of conn_ctl_map

@@ -54,11 +54,41 @@ void ConnTracker::on_conn_open(const zt_conn_event& ev) {
   find_or_create(ev.conn_id, ev.hdr.pid, ev.tuple, ev.fd, ev.role, ev.flags & ZT_DATA_F_MIDSTREAM, ev.hdr.ts_ns);
 }
 
+void ConnTracker::mark_tls(Connection& conn) {
+  if (conn.tls) return;
+  conn.tls = true;
+  ++stats_.tls_connections;
+  if (!conn.tls_session) conn.tls_session = std::make_shared<protocols::TlsSession>();
+  // Nothing here is for a protocol parser; what the handshake shows is read below.
+  conn.parser.reset();
+  for (auto& prefix : conn.detect_prefix) prefix.clear();
+}
+
 void ConnTracker::on_data(const zt_data_event& ev, std::string_view payload, std::uint64_t now_ns) {
-  Connection& conn = find_or_create(ev.conn_id, ev.hdr.pid, ev.tuple, ev.fd, ev.role,
-                                    ev.flags & ZT_DATA_F_MIDSTREAM, now_ns);
+  const bool plaintext = (ev.flags & ZT_DATA_F_TLS_PLAINTEXT) != 0;
+  if (plaintext || (ev.flags & ZT_DATA_F_TLS) != 0) {
+    // The socket carries TLS: its own bytes are ciphertext, whatever they looked like so far.
+    Connection& socket = find_or_create(ev.conn_id, ev.hdr.pid, ev.tuple, ev.fd, ev.role,
+                                        ev.flags & ZT_DATA_F_MIDSTREAM, now_ns);
+    mark_tls(socket);
+    if (plaintext && !socket.tls_plaintext_seen) {
+      socket.tls_plaintext_seen = true;
+      ++stats_.tls_plaintext_streams;
+    }
+    if (plaintext) touch(socket, now_ns);  // the socket lives as long as its plaintext does
+  }
+  const std::uint64_t key = plaintext ? ev.conn_id | kPlaintextKey : ev.conn_id;
+  const bool fresh = conns_.find(key) == conns_.end();
+  Connection& conn = find_or_create(key, ev.hdr.pid, ev.tuple, ev.fd, ev.role, ev.flags & ZT_DATA_F_MIDSTREAM, now_ns);
+  if (plaintext && fresh) {
+    conn.plaintext = true;
+    conn.info.conn_id = ev.conn_id;
+    conn.info.tls = true;
+    if (auto socket = conns_.find(ev.conn_id); socket != conns_.end()) conn.info.tls_session = socket->second.tls_session;
+  }
   touch(conn, now_ns);
   if (conn.unsupported) return;
+  if (conn.tls) return;  // ciphertext
 
   Chunk chunk;
   chunk.position = ev.position;
@@ -121,7 +151,7 @@ void ConnTracker::deliver_detected(Connection& conn, Direction dir, const Chunk&
       conn.unsupported = true;
       ++stats_.connections_unsupported;
       conn.streams = {DataStream(), DataStream()};  // free anything waiting
-      if (control_) control_->disable_connection(conn.info);
+      if (control_ && !conn.plaintext) control_->disable_connection(conn.info);
       spdlog::debug("conn {} (pid {} fd {}): no supported protocol in the first {} chunks",
                     conn.info.conn_id, conn.info.pid, conn.info.fd, conn.detect_attempts);
     }
@@ -143,7 +173,7 @@ void ConnTracker::deliver_detected(Connection& conn, Direction dir, const Chunk&
 }
 
 void ConnTracker::request_skip(Connection& conn, Direction dir) {
-  if (!control_ || !conn.parser) return;
+  if (!control_ || !conn.parser || conn.plaintext) return;
   const auto d = static_cast<std::size_t>(dir);
   const std::uint64_t until = conn.parser->skip_until(dir);
   if (until <= conn.skip_asked[d] || until <= conn.delivered_until[d] + options_.kernel_skip_min_bytes) return;
@@ -185,6 +215,7 @@ void ConnTracker::finish(std::uint64_t conn_id, std::uint64_t ts_ns, FlushCause 
     emit_records(conn, cause);
     stats_.parse_errors += conn.parser->stats().parse_errors;
   }
+  if (conn.tls && !conn.tls_plaintext_seen) ++stats_.tls_without_plaintext;
   lru_.erase(conn.lru_pos);
   with_pending_.erase(conn_id);
   conns_.erase(it);
@@ -192,6 +223,7 @@ void ConnTracker::finish(std::uint64_t conn_id, std::uint64_t ts_ns, FlushCause 
 }
 
 void ConnTracker::on_conn_close(const zt_conn_event& ev) {
+  finish(ev.conn_id | kPlaintextKey, ev.hdr.ts_ns, FlushCause::Closed);
   finish(ev.conn_id, ev.hdr.ts_ns, FlushCause::Closed);
 }
 

@@ -41,6 +41,9 @@ struct ConnTrackerStats {
   std::uint64_t gaps = 0;
   std::uint64_t gap_bytes = 0;
   std::uint64_t parse_errors = 0;
+  std::uint64_t tls_connections = 0;          // sockets seen carrying TLS (handshake or a TLS call)
+  std::uint64_t tls_plaintext_streams = 0;    // of those, with plaintext from TLS calls
+  std::uint64_t tls_without_plaintext = 0;    // closed TLS sockets whose plaintext was never seen
 };
 
 class ConnTracker {
@@ -73,6 +76,14 @@ class ConnTracker {
  private:
   struct Connection {
     ConnectionInfo info;
+    // The plaintext of a TLS connection's calls (its own stream, keyed apart from the socket's
+    // bytes): never under kernel control, which speaks for the socket's bytes.
+    bool plaintext = false;
+    // The socket's bytes are TLS (ciphertext): never given to a protocol parser. The handshake's
+    // facts are shared with the plaintext stream's ConnectionInfo.
+    bool tls = false;
+    bool tls_plaintext_seen = false;
+    std::shared_ptr<protocols::TlsSession> tls_session;
     std::array<DataStream, 2> streams;
     std::unique_ptr<protocols::ConnectionParser> parser;
     int detect_attempts = 0;
@@ -88,6 +99,12 @@ class ConnTracker {
     std::list<std::uint64_t>::iterator lru_pos;
   };
 
+  // Key of a connection's plaintext stream in conns_ (kernel connection ids never use the top bit).
+  static constexpr std::uint64_t kPlaintextKey = 1ull << 63;
+
+  // The socket `conn` turned out to carry TLS: its bytes go to no protocol parser, and the kernel
+  // may stop copying them once the handshake is read.
+  void mark_tls(Connection& conn);
   Connection& find_or_create(std::uint64_t conn_id, std::uint32_t pid, const zt_tuple& tuple,
                              std::int32_t fd, std::uint8_t role, bool midstream, std::uint64_t now_ns);
   void touch(Connection& conn, std::uint64_t now_ns);

@@ -21,6 +21,7 @@ std::string file_name(const std::string& path) {
 }  // namespace
 
 FoundSites find_sites(const UprobeFamily& family, const symbols::ElfFile& elf) {
+  if (family.choose_sites) return family.choose_sites(family, elf);
   FoundSites out;
   std::set<std::uint64_t> offsets;
   for (std::size_t i = 0; i < family.probes.size(); ++i) {

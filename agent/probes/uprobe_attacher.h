@@ -25,19 +25,8 @@
 
 namespace zt::probes {
 
-// A function of a family found in a file.
-struct UprobeSite {
-  std::size_t spec = 0;      // index into UprobeFamily::probes
-  std::string symbol;        // the name found ("cudaMemcpy_ptds")
-  std::uint64_t offset = 0;  // file offset of its first instruction
-};
-
-struct FoundSites {
-  std::vector<UprobeSite> sites;  // in the order of the family's probes; one per address (aliases)
-  std::string missing_required;   // the first name of a required function the file lacks
-};
-
-// The functions of `family` that `elf` defines.
+// The functions of `family` that `elf` defines: the family's own choice (UprobeFamily::choose_sites)
+// or its symbols as declared.
 FoundSites find_sites(const UprobeFamily& family, const symbols::ElfFile& elf);
 
 struct UprobeAttacherOptions {

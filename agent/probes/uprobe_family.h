@@ -4,8 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
+
+namespace zt::symbols {
+class ElfFile;
+}
 
 namespace zt::probes {
 
@@ -34,11 +39,27 @@ struct LibraryMatch {
   bool any_file_defining = false;
 };
 
+// A function of a family found in a file.
+struct UprobeSite {
+  std::size_t spec = 0;      // index into UprobeFamily::probes
+  std::string symbol;        // the name found ("cudaMemcpy_ptds")
+  std::uint64_t offset = 0;  // file offset of its first instruction (or of the probed instruction)
+};
+
+struct FoundSites {
+  std::vector<UprobeSite> sites;  // in the order of the family's probes; one per address (aliases)
+  std::string missing_required;   // the first name of a required function the file lacks
+};
+
 struct UprobeFamily {
   std::string name;          // the BPF object (bpf/<name>.bpf.c), also the key of its stats
   std::string display_name;  // in logs: "pid 7: probing 12 CUDA functions in /usr/lib/..."
   LibraryMatch library;
   std::vector<UprobeSpec> probes;
+  // Where the family's functions are in a file, when names alone do not say it (TLS probes an
+  // internal function found by decoding the exported one's first call). Null: the symbols of
+  // `probes`, as declared.
+  std::function<FoundSites(const UprobeFamily&, const symbols::ElfFile&)> choose_sites;
 };
 
 }  // namespace zt::probes

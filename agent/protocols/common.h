@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -60,6 +61,15 @@ enum class FlushCause : std::uint8_t {
 // True when the traffic itself ended the exchange (not the agent ceasing to watch).
 inline bool closed_by_traffic(FlushCause cause) { return cause == FlushCause::InStream || cause == FlushCause::Closed; }
 
+// A TLS connection's handshake, as read from its socket bytes (protocols/tls/): values as the
+// OpenTelemetry tls.* attributes take them, empty where the handshake did not show them.
+struct TlsSession {
+  std::string protocol_version;  // tls.protocol.version: "1.2", "1.3"
+  std::string cipher;            // tls.cipher: IANA name
+  std::string server_name;       // tls.client.server_name: SNI
+  std::string next_protocol;     // tls.next_protocol: ALPN chosen ("h2"), where visible
+};
+
 // The connection a record came from.
 struct ConnectionInfo {
   std::uint64_t conn_id = 0;
@@ -70,6 +80,9 @@ struct ConnectionInfo {
   Endpoint remote;
   bool midstream = false;  // first seen after it was opened (predates the agent)
   bool tls = false;        // plaintext of a TLS connection (url.scheme https)
+  // What the connection's TLS handshake showed, when it was seen (shared with the tracker, which
+  // fills it from the socket's bytes; null when the handshake was not seen).
+  std::shared_ptr<const TlsSession> tls_session;
 };
 
 using HeaderField = std::pair<std::string, std::string>;

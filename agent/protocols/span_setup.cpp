@@ -35,6 +35,16 @@ std::pair<std::string, int> split_host(std::string_view host) {
   return {std::string(name), port};
 }
 
+void add_tls_attributes(std::vector<trace::Attribute>& a, const ConnectionInfo& conn) {
+  a.push_back({"tls.protocol.name", std::string("tls")});
+  const TlsSession* tls = conn.tls_session.get();
+  if (!tls) return;
+  if (!tls->protocol_version.empty()) a.push_back({"tls.protocol.version", tls->protocol_version});
+  if (!tls->cipher.empty()) a.push_back({"tls.cipher", tls->cipher});
+  if (!tls->server_name.empty()) a.push_back({"tls.client.server_name", tls->server_name});
+  if (!tls->next_protocol.empty()) a.push_back({"tls.next_protocol", tls->next_protocol});
+}
+
 std::pair<std::string, int> add_endpoint_attributes(std::vector<trace::Attribute>& a, const SpanInput& in,
                                                     NetworkProtocol protocol, std::string_view host) {
   const ConnectionInfo& conn = in.conn;
@@ -49,6 +59,10 @@ std::pair<std::string, int> add_endpoint_attributes(std::vector<trace::Attribute
   int server_port = 0;
   if (!host.empty() && host != "*") std::tie(server_address, server_port) = split_host(host);
   const Endpoint& own = server ? conn.local : conn.remote;
+  const TlsSession* tls = conn.tls ? conn.tls_session.get() : nullptr;
+  // A client's TLS server name says whom it called better than an address does, when the request
+  // itself names no host.
+  if (server_address.empty() && tls && !server && !tls->server_name.empty()) server_address = tls->server_name;
   if (server_address.empty()) server_address = own.address;
   if (server_port == 0) server_port = own.port;
   if (server) {
@@ -57,6 +71,7 @@ std::pair<std::string, int> add_endpoint_attributes(std::vector<trace::Attribute
   }
   a.push_back({"server.address", server_address});
   a.push_back({"server.port", static_cast<std::int64_t>(server_port)});
+  if (conn.tls) add_tls_attributes(a, conn);
   return {server_address, server_port};
 }
 

@@ -48,6 +48,10 @@ std::pair<std::string, int> add_endpoint_attributes(std::vector<trace::Attribute
                                                     const SpanInput& in, NetworkProtocol protocol,
                                                     std::string_view host);
 
+// tls.* attributes of a request carried in TLS (conn.tls): tls.protocol.name, and what the
+// handshake showed (version, cipher, server name, ALPN). add_endpoint_attributes adds them.
+void add_tls_attributes(std::vector<trace::Attribute>& attributes, const ConnectionInfo& conn);
+
 // url.scheme of a request on this connection: the transport decides it, not the protocol.
 inline std::string_view url_scheme(const ConnectionInfo& conn) { return conn.tls ? "https" : "http"; }
 

@@ -68,10 +68,17 @@ enum zt_syscall {
 	ZT_SYS_CONNECT,
 	ZT_SYS_CLOSE,
 	ZT_SYS_SENDFILE, /* payload never captured: the bytes come from a file */
+	ZT_SYS_TLS_READ,  /* plaintext a TLS read returned (SSL_read and kin; ZT_DATA_F_TLS_PLAINTEXT) */
+	ZT_SYS_TLS_WRITE, /* plaintext a TLS write took */
 };
 
 /* zt_data_event.flags */
 #define ZT_DATA_F_MIDSTREAM 0x1 /* the connection was first seen mid-stream (predates attach) */
+/* The socket carries TLS: a TLS call of the process used it (its bytes are ciphertext). */
+#define ZT_DATA_F_TLS 0x2
+/* The event is the plaintext of a TLS call on the connection (ZT_SYS_TLS_READ/WRITE), with the
+ * positions of the connection's plaintext stream, not of its socket bytes. */
+#define ZT_DATA_F_TLS_PLAINTEXT 0x4
 
 /* Addresses in network byte order; IPv4 in the first 4 bytes of the 16. Ports in host order. */
 struct zt_tuple {
@@ -171,6 +178,12 @@ enum zt_counter {
 	ZT_CNT_ARGS_RECOVERED,     /* send entered before tracing began: arguments read from saved registers */
 	ZT_CNT_PAYLOAD_SKIPPED,    /* data event sent without payload: the agent asked to skip those bytes */
 	ZT_CNT_CONN_DISABLED,      /* data event not sent: the agent gave up on the connection */
+	ZT_CNT_TLS_BOUND_SYSCALL,  /* TLS call tied to its socket by a syscall the thread made inside it */
+	ZT_CNT_TLS_BOUND_CACHE,    /* TLS call made no socket syscall: tied by the SSL object's last socket */
+	ZT_CNT_TLS_UNBOUND,        /* TLS call with plaintext but no known socket (memory BIO): not sent */
+	ZT_CNT_TLS_NO_CONN,        /* TLS call's socket is not a tracked TCP connection: not sent */
+	ZT_CNT_TLS_MISMATCH,       /* two different sockets inside one TLS call: not sent */
+	ZT_CNT_TLS_NESTED,         /* TLS call entered while another was in flight on the thread */
 	ZT_CNT_NR,
 };
 

@@ -1,0 +1,18 @@
+// The TLS uprobe family: OpenSSL-compatible libraries (libssl.so.3, libssl.so.1.1) and executables
+// that carry OpenSSL themselves and export its functions (node), probed by bpf/tls.bpf.c. The
+// attach cookie is the function's calling convention (enum zt_tls_call, zerotrace/tls_abi.h).
+// probes::UprobeAttacher finds and attaches them per traced process; the plaintext they capture
+// reaches the connection tracker as data events of the socket they were tied to.
+#pragma once
+
+#include "probes/uprobe_family.h"
+
+namespace zt::tls {
+
+// Every function optional: SSL_read, SSL_read_ex, SSL_write, SSL_write_ex, SSL_write_ex2 (entry
+// and return), SSL_set_fd (entry). `cheap_sites` lets the family pick the internal functions the
+// exported ones call where their first instruction costs less to probe (tls_sites.h); without it
+// the exported functions are probed.
+probes::UprobeFamily probe_family(bool cheap_sites = true);
+
+}  // namespace zt::tls
