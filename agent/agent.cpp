@@ -16,7 +16,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -113,7 +117,32 @@ class Agent {
   pipeline::EventRouter router_;
   std::unique_ptr<pipeline::RingReader> reader_;
   StatsSnapshot last_report_;
+  bool command_prearmed_ = false;
 };
+
+namespace {
+
+// Where the dynamic loader looks for the libraries a command loads: LD_LIBRARY_PATH, then the
+// usual system directories (multiarch ones included).
+std::vector<std::string> library_dirs() {
+  std::vector<std::string> dirs;
+  if (const char* env = std::getenv("LD_LIBRARY_PATH")) {
+    std::string_view rest(env);
+    while (!rest.empty()) {
+      const auto colon = rest.find(':');
+      if (colon != 0) dirs.emplace_back(rest.substr(0, colon));
+      if (colon == std::string_view::npos) break;
+      rest.remove_prefix(colon + 1);
+    }
+  }
+  for (const char* d : {"/lib", "/usr/lib", "/lib64", "/usr/lib64", "/usr/local/lib", "/lib/x86_64-linux-gnu",
+                        "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu"}) {
+    dirs.emplace_back(d);
+  }
+  return dirs;
+}
+
+}  // namespace
 
 Result<void> Agent::start_exporters() {
   exporters::ExporterOptions eopts;
@@ -213,6 +242,12 @@ Result<void> Agent::build_stages() {
           // attach: probed before "tracing pid" is logged, so that work done from then on is seen.
           if (uprobes_ && options_.mode == Mode::Attach) {
             uprobes_->scan(pid);
+          } else if (uprobes_ && options_.mode == Mode::Exec && !command_prearmed_) {
+            // The command has not exec'd yet: probe the files it will map now, or its first
+            // calls (a client's first TLS request) would run before the scan after its exec.
+            command_prearmed_ = true;
+            uprobes_->prearm(pid, uprobes_->prearm_candidates(options_.command.front(), library_dirs()));
+            uprobes_->on_traced(pid, monotonic_now_ns());
           } else if (uprobes_) {
             uprobes_->on_traced(pid, monotonic_now_ns());
           }

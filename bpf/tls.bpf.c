@@ -143,7 +143,8 @@ static __always_inline int on_tls_enter(struct pt_regs *ctx)
  * pointer for the forms that return 1 on success. */
 static __always_inline __u64 moved_bytes(struct pt_regs *ctx, const struct zt_tls_frame *frame)
 {
-	long ret = PT_REGS_RC(ctx);
+	/* Every probed function returns int: -1 is 0xffffffff in the register, not a large count. */
+	int ret = (int)PT_REGS_RC(ctx);
 	__u64 n = 0;
 
 	if (!frame->lenptr)

@@ -1,9 +1,13 @@
 #include "probes/uprobe_attacher.h"
 
 #include <fnmatch.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -60,8 +64,79 @@ void UprobeAttacher::request_scan(std::uint32_t pid, std::uint64_t due_ns) {
 }
 
 void UprobeAttacher::on_exec(std::uint32_t pid, std::uint64_t now_ns) {
-  processes_.erase(pid);
+  auto it = processes_.find(pid);
+  if (it != processes_.end() && it->second.keep_at_exec) {
+    it->second.keep_at_exec = false;
+  } else {
+    processes_.erase(pid);
+  }
   request_scan(pid, now_ns);
+}
+
+std::vector<std::string> UprobeAttacher::prearm_candidates(const std::string& program,
+                                                           const std::vector<std::string>& library_dirs) const {
+  std::vector<std::string> out;
+  std::set<std::string> unique;
+  const auto add = [&](const std::string& path) {
+    std::error_code ec;
+    const auto real = std::filesystem::canonical(path, ec);
+    if (ec || !std::filesystem::is_regular_file(real, ec)) return;
+    if (unique.insert(real.string()).second) out.push_back(real.string());
+  };
+  const bool any_file = std::any_of(families_.begin(), families_.end(),
+                                    [](const UprobeFamily& f) { return f.library.any_file_defining; });
+  if (any_file && !program.empty()) {
+    if (program.find('/') != std::string::npos) {
+      add(program);
+    } else if (const char* path = std::getenv("PATH")) {
+      std::string_view dirs(path);
+      while (!dirs.empty()) {
+        const auto colon = dirs.find(':');
+        const std::string dir(dirs.substr(0, colon));
+        dirs = colon == std::string_view::npos ? std::string_view{} : dirs.substr(colon + 1);
+        std::error_code ec;
+        const std::filesystem::path candidate = std::filesystem::path(dir.empty() ? "." : dir) / program;
+        if (::access(candidate.c_str(), X_OK) == 0 && std::filesystem::is_regular_file(candidate, ec)) {
+          add(candidate.string());
+          break;
+        }
+      }
+    }
+  }
+  for (const auto& dir : library_dirs) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      for (const auto& family : families_) {
+        const bool match = std::any_of(family.library.file_names.begin(), family.library.file_names.end(),
+                                       [&](const std::string& p) { return ::fnmatch(p.c_str(), name.c_str(), 0) == 0; });
+        if (match) add(entry.path().string());
+      }
+    }
+  }
+  return out;
+}
+
+std::size_t UprobeAttacher::prearm(std::uint32_t pid, const std::vector<std::string>& files) {
+  if (pid == options_.self_pid && pid != 0) return 0;
+  Process& p = processes_[pid];
+  p.keep_at_exec = true;
+  std::size_t attached = 0;
+  for (const auto& path : files) {
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0) continue;
+    if (!p.seen.insert(FileId{st.st_dev, st.st_ino}).second) continue;
+    p.prearmed_paths.insert(path);
+    auto elf = cache_->get(path);
+    if (!elf) {
+      ++stats_.files_unreadable;
+      continue;
+    }
+    for (std::size_t f = 0; f < families_.size(); ++f) {
+      if (candidate(families_[f], path)) attached += probe_file(pid, p, f, path, path, *elf.value());
+    }
+  }
+  return attached;
 }
 
 void UprobeAttacher::on_exit(std::uint32_t pid) {
@@ -98,6 +173,7 @@ std::size_t UprobeAttacher::scan(std::uint32_t pid) {
   std::size_t attached = 0;
   for (const auto& m : symbols::executable_mappings(maps.value())) {
     if (!p.seen.insert(FileId{makedev(m.dev_major, m.dev_minor), m.inode}).second) continue;
+    if (p.prearmed_paths.contains(m.path)) continue;
     ++stats_.files_examined;
     std::vector<std::size_t> wanted;
     for (std::size_t f = 0; f < families_.size(); ++f) {

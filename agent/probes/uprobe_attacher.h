@@ -72,6 +72,17 @@ class UprobeAttacher {
   // Exited, or no longer traced: its probes are detached.
   void on_exit(std::uint32_t pid);
 
+  // Probes `files` for `pid` before the process maps them: a command about to exec, whose
+  // libraries are not mapped yet, would otherwise run its first calls before the scan that
+  // follows its exec (a kernel uprobe bound to a process is armed when the file is mapped later).
+  // The next exec keeps these probes; files probed here are not probed again when mapped.
+  // Returns the number of functions attached.
+  std::size_t prearm(std::uint32_t pid, const std::vector<std::string>& files);
+  // Files a command about to run may map that some family probes: its executable (`program`,
+  // resolved on PATH like execvp) for families that look in any file, and the files matching a
+  // family's name patterns in `library_dirs`.
+  std::vector<std::string> prearm_candidates(const std::string& program, const std::vector<std::string>& library_dirs) const;
+
   // Scans the processes whose scan is due.
   void tick(std::uint64_t now_ns);
   // Scans `pid` now; returns the number of functions attached by this scan.
@@ -99,6 +110,9 @@ class UprobeAttacher {
   };
   struct Process {
     std::set<FileId> seen;
+    std::set<std::string> prearmed_paths;  // probed before exec, by path (stat and maps may name
+                                           // an overlay's file by different devices)
+    bool keep_at_exec = false;             // prearmed: the coming exec is the one prepared for
     std::vector<Probed> probed;
   };
 
