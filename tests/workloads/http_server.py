@@ -1,12 +1,16 @@
-# HTTP/1.1 keep-alive test server (stdlib ThreadingHTTPServer): /users/<n>, /chunked, POST /echo, /error, else 404.
+# HTTP/1.1 keep-alive test server (stdlib ThreadingHTTPServer): /users/<n>, /chunked, /bytes/<n>,
+# POST /echo, /error, else 404.
+# usage: http_server.py [--tls CERT KEY] PORT   (with --tls: HTTPS through Python's ssl, libssl.so.3)
 import json
 import re
 import signal
+import ssl
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CHUNKS = [b"first chunk;", b"the second, somewhat longer chunk;", b"x" * 1000, b"last"]
 USER_PATH = re.compile(r"^/users/(\d+)$")
+BYTES_PATH = re.compile(r"^/bytes/(\d+)$")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -29,7 +33,10 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         path = self.path.split("?", 1)[0]
         user = USER_PATH.match(path)
-        if user:
+        size = BYTES_PATH.match(path)
+        if size:
+            self.reply(200, b"b" * min(int(size.group(1)), 1 << 24), "application/octet-stream")
+        elif user:
             self.reply(200, json.dumps({"id": int(user.group(1)), "name": "user" + user.group(1)}).encode())
         elif path == "/chunked":
             self.send_response(200)
@@ -53,8 +60,12 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    port = int(sys.argv[1])
+    port = int(sys.argv[-1])
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    if sys.argv[1] == "--tls":
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[2], sys.argv[3])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"READY {port}", flush=True)
     try:

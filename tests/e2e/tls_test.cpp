@@ -1,0 +1,349 @@
+// TLS: the plaintext of OpenSSL calls (bpf/tls.bpf.c) becomes the same spans as the plaintext
+// protocol would give, with url.scheme https. Real peers: python's ssl (SSL_read_ex/SSL_write_ex,
+// socket BIO), curl (SSL_read/SSL_write, its own BIO), nginx (forked worker), openssl s_server,
+// nghttpd and nghttp (HTTP/2 over TLS). Certificates are made per test by `openssl req`.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "e2e/harness.h"
+#include "support/privileges.h"
+
+namespace zt::e2e {
+namespace {
+
+// A self-signed certificate for 127.0.0.1 and localhost, made by Debian's openssl.
+struct Certificate {
+  TempDir dir;
+  std::string cert = (dir / "cert.pem").string();
+  std::string key = (dir / "key.pem").string();
+
+  Certificate() {
+    const auto made = run_to_completion({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                                         "-days", "2", "-subj", "/CN=localhost", "-addext",
+                                         "subjectAltName=DNS:localhost,IP:127.0.0.1"});
+    if (made.status != 0) throw std::runtime_error("openssl req failed: " + made.err);
+    // nginx's workers run unprivileged and read the files.
+    chmod(dir.path().c_str(), 0755);
+    chmod(key.c_str(), 0644);
+  }
+};
+
+std::vector<std::string> https_python(const Certificate& c) {
+  return {python3(), workload("http_server.py"), "--tls", c.cert, c.key};
+}
+
+std::string https_url(std::uint16_t port, std::string_view path) {
+  return "https://127.0.0.1:" + std::to_string(port) + std::string(path);
+}
+
+std::vector<Json> by_path(const std::vector<Json>& spans, const std::string& path) {
+  std::vector<Json> out;
+  for (const auto& s : spans) {
+    if (attr(s, "url.path") == path) out.push_back(s);
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : ",") + p;
+  return out;
+}
+
+// The keep-alive client (tests/workloads/keepalive_client.py) over TLS: phase 1, a line on stdin,
+// phase 2; one connection throughout.
+std::vector<std::string> tls_client(const Certificate& c, std::uint16_t port, const std::vector<std::string>& phase1,
+                                    const std::vector<std::string>& phase2, int read_size = 0) {
+  std::vector<std::string> argv{python3(), workload("keepalive_client.py"), "--tls", c.cert};
+  if (read_size) argv.insert(argv.end(), {"--read-size", std::to_string(read_size)});
+  argv.insert(argv.end(), {std::to_string(port), join(phase1), join(phase2)});
+  return argv;
+}
+
+// The attributes a user compares between an HTTP and an HTTPS server span of the same request.
+void expect_same_request(const Json& plain, const Json& tls) {
+  EXPECT_EQ(tls["name"], plain["name"]);
+  EXPECT_EQ(tls["kind"], plain["kind"]);
+  EXPECT_EQ(tls["status"]["code"], plain["status"]["code"]);
+  for (const char* key : {"http.request.method", "url.path", "http.route", "http.response.status_code",
+                          "http.response.body.size", "network.protocol.version", "user_agent.original"}) {
+    EXPECT_EQ(attr(tls, key), attr(plain, key)) << key;
+  }
+  EXPECT_EQ(attr(plain, "url.scheme"), "http");
+  EXPECT_EQ(attr(tls, "url.scheme"), "https");
+  EXPECT_EQ(attr(tls, "tls.protocol.name"), "tls");
+  EXPECT_TRUE(attr(plain, "tls.protocol.name").is_null());
+}
+
+TEST(Tls, PythonHttpsServerGivesTheSpansOfItsPlaintextTwin) {
+  ZT_REQUIRE_ROOT();
+  const Certificate cert;
+  ReadyServer plain(ReadyServer::python());
+  ReadyServer tls(https_python(cert));
+  Agent agent = Agent::attach({plain.pid(), tls.pid()});
+  const TimeWindow start{unix_now_ns()};
+  const std::vector<std::string> paths{"/users/7", "/chunked", "/bytes/30000", "/error", "/nothing"};
+
+  Subprocess plain_client({python3(), workload("keepalive_client.py"), std::to_string(plain.port()), join(paths), "/users/1"},
+                          {.env = {}, .stdin_pipe = true});
+  Subprocess tls_client_process(tls_client(cert, tls.port(), paths, {"/users/1"}), {.env = {}, .stdin_pipe = true});
+  for (Subprocess* c : {&plain_client, &tls_client_process}) {
+    ASSERT_TRUE(c->wait_for_line(Stream::Out, "PHASE1 DONE")) << c->output(Stream::Err);
+    c->write_stdin("\n");
+    ASSERT_TRUE(c->wait_for_line(Stream::Out, "PHASE2 DONE")) << c->output(Stream::Err);
+  }
+  const auto tls_results = parse_client_results(tls_client_process.output(Stream::Out));
+  ASSERT_EQ(tls_results.size(), paths.size() + 1);
+  EXPECT_EQ(tls_results[2].body_size, 30000);
+
+  ASSERT_TRUE(agent.wait_for_spans(2 * (paths.size() + 1))) << agent.log();
+  const auto spans = agent.stop();
+  expect_well_formed(spans, {start.begin_ns, unix_now_ns()}, {plain.pid(), tls.pid()});
+  std::vector<Json> plain_spans, tls_spans;
+  for (const auto& s : spans) {
+    (res(s, "process.pid") == tls.pid() ? tls_spans : plain_spans).push_back(s);
+  }
+  ASSERT_EQ(tls_spans.size(), paths.size() + 1) << agent.log();
+  ASSERT_EQ(plain_spans.size(), paths.size() + 1);
+  for (const auto& path : paths) {
+    SCOPED_TRACE(path);
+    const auto p = by_path(plain_spans, path);
+    const auto t = by_path(tls_spans, path);
+    ASSERT_EQ(p.size(), 1u);
+    ASSERT_EQ(t.size(), 1u);
+    expect_same_request(p[0], t[0]);
+    EXPECT_EQ(attr(t[0], "server.port"), tls.port());
+    EXPECT_EQ(attr(t[0], "client.port"), tls_results[0].local_port);
+  }
+  const auto stats = agent.stats();
+  ASSERT_TRUE(stats);
+  EXPECT_GE(stats->get("probes.tls.files_probed"), 1u);
+  EXPECT_GE(stats->get("kernel.tls_bound_syscall"), 2 * (paths.size() + 1));
+  EXPECT_EQ(stats->get("kernel.tls_mismatch"), 0u);
+  EXPECT_EQ(stats->get("tls.plaintext_streams"), 1u);
+}
+
+TEST(Tls, CurlUnderExecGivesClientSpansFromItsFirstRequest) {
+  ZT_REQUIRE_ROOT();
+  const Certificate cert;
+  ReadyServer server(https_python(cert));
+  // curl links libssl at start: the agent probes it before the command runs, or the first
+  // request would be gone before the scan after exec.
+  Agent agent = Agent::exec({"curl", "-sS", "--cacert", cert.cert, https_url(server.port(), "/users/1"), "-o",
+                             "/dev/null", https_url(server.port(), "/nothing"), "-o", "/dev/null"});
+  const auto spans = agent.wait_exit();
+  ASSERT_EQ(agent.exit_status(), 0) << agent.log();
+  const auto clients = of_kind(spans, "CLIENT");
+  ASSERT_EQ(clients.size(), 2u) << agent.log();
+  EXPECT_EQ(attr(clients[0], "url.full"), https_url(server.port(), "/users/1"));
+  EXPECT_EQ(attr(clients[0], "http.response.status_code"), 200);
+  EXPECT_EQ(attr(clients[1], "url.full"), https_url(server.port(), "/nothing"));
+  EXPECT_EQ(attr(clients[1], "http.response.status_code"), 404);
+  for (const auto& c : clients) {
+    EXPECT_EQ(attr(c, "url.scheme"), "https");
+    EXPECT_EQ(attr(c, "server.port"), server.port());
+    EXPECT_EQ(attr(c, "tls.protocol.name"), "tls");
+  }
+  EXPECT_EQ(agent.stats()->get("pipeline.parse_errors"), 0u);
+}
+
+TEST(Tls, SmallReadsOfALargeResponseAreTiedByTheSslObject) {
+  ZT_REQUIRE_ROOT();
+  const Certificate cert;
+  ReadyServer server(https_python(cert));
+  // 100-byte reads of a 64 KiB body: OpenSSL serves most of them from a record it already read,
+  // with no syscall inside the call. (The client's stdin is the agent's, /dev/null: phase 2
+  // follows phase 1 at once.)
+  Agent agent = Agent::exec(tls_client(cert, server.port(), {"/bytes/65536", "/users/2"}, {"/users/3"}, 100));
+  const auto spans = agent.wait_exit();
+  const auto clients = of_kind(spans, "CLIENT");
+  ASSERT_EQ(clients.size(), 3u) << agent.log();
+  EXPECT_EQ(attr(clients[0], "url.path"), "/bytes/65536");
+  EXPECT_EQ(attr(clients[0], "http.response.body.size"), 65536);
+  EXPECT_EQ(attr(clients[0], "http.response.status_code"), 200);
+  EXPECT_EQ(attr(clients[1], "url.path"), "/users/2");
+  EXPECT_EQ(attr(clients[2], "url.path"), "/users/3");
+  const auto stats = agent.stats();
+  ASSERT_TRUE(stats);
+  EXPECT_GT(stats->get("kernel.tls_bound_cache"), 100u) << "reads served from a buffered record";
+  EXPECT_EQ(stats->get("kernel.tls_unbound"), 0u);
+  EXPECT_EQ(stats->get("pipeline.parse_errors"), 0u);
+}
+
+TEST(Tls, ConnectionOpenedBeforeTheAttachIsPickedUpAtTheNextRequest) {
+  ZT_REQUIRE_ROOT();
+  const Certificate cert;
+  ReadyServer server(https_python(cert));
+  Subprocess client(tls_client(cert, server.port(), {"/users/1"}, {"/users/2", "/users/3", "/users/4"}),
+                    {.env = {}, .stdin_pipe = true});
+  ASSERT_TRUE(client.wait_for_line(Stream::Out, "PHASE1 DONE")) << client.output(Stream::Err);
+  // The server's handler thread now waits inside SSL_read_ex for the next request: that call
+  // began before its probe existed, so its plaintext (/users/2) cannot be seen, and its response
+  // alone must not become a span. The calls after it are seen.
+  Agent agent = Agent::attach({server.pid()});
+  client.write_stdin("go\n");
+  ASSERT_TRUE(client.wait_for_line(Stream::Out, "PHASE2 DONE")) << client.output(Stream::Err);
+  EXPECT_TRUE(agent.wait_for_spans(2)) << agent.log();
+  const auto spans = sorted_by_start(agent.stop());
+  ASSERT_EQ(spans.size(), 2u) << agent.log();
+  EXPECT_EQ(attr(spans[0], "url.path"), "/users/3");
+  EXPECT_EQ(attr(spans[1], "url.path"), "/users/4");
+  for (const auto& s : spans) {
+    EXPECT_EQ(s["kind"], "SERVER");
+    EXPECT_EQ(attr(s, "url.scheme"), "https");
+    EXPECT_EQ(attr(s, "http.response.status_code"), 200);
+  }
+}
+
+TEST(Tls, NginxWorkerServesHttpsOnKeepAlive) {
+  ZT_REQUIRE_ROOT();
+  const Certificate cert;
+  TempDir dir;
+  chmod(dir.path().c_str(), 0755);
+  std::filesystem::create_directory(dir / "www");
+  std::ofstream(dir / "www" / "index.html") << "<h1>tls</h1>\n";
+  const std::uint16_t port = free_port();
+  std::ofstream(dir / "nginx.conf") << "worker_processes 1;\ndaemon off;\npid " << (dir / "nginx.pid").string()
+                                    << ";\nevents { worker_connections 64; }\nhttp {\n  access_log off;\n"
+                                    << "  server {\n    listen 127.0.0.1:" << port << " ssl;\n"
+                                    << "    ssl_certificate " << cert.cert << ";\n    ssl_certificate_key " << cert.key
+                                    << ";\n    root " << (dir / "www").string() << ";\n  }\n}\n";
+  Subprocess nginx({"/usr/sbin/nginx", "-p", dir.path().string(), "-e", (dir / "error.log").string(), "-c",
+                    (dir / "nginx.conf").string()});
+  ASSERT_TRUE(wait_for_port(port)) << nginx.output(Stream::Err);
+  Agent agent = Agent::attach({nginx.pid()});
+  const auto curl = run_to_completion({"curl", "-sS", "--cacert", cert.cert, https_url(port, "/"), "-o", "/dev/null",
+                                       https_url(port, "/index.html"), "-o", "/dev/null", https_url(port, "/missing"),
+                                       "-o", "/dev/null"});
+  ASSERT_EQ(curl.status, 0) << curl.err;
+  ASSERT_TRUE(agent.wait_for_spans(3)) << agent.log();
+  const auto spans = sorted_by_start(agent.stop());
+  ASSERT_EQ(spans.size(), 3u);
+  const std::vector<std::pair<std::string, int>> want{{"/", 200}, {"/index.html", 200}, {"/missing", 404}};
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(attr(spans[i], "url.path"), want[i].first);
+    EXPECT_EQ(attr(spans[i], "http.response.status_code"), want[i].second);
+    EXPECT_EQ(attr(spans[i], "url.scheme"), "https");
+    EXPECT_NE(res(spans[i], "process.pid"), nginx.pid()) << "served by the worker, not the master";
+  }
+  // One keep-alive connection for the three requests.
+  EXPECT_EQ(attr(spans[0], "client.port"), attr(spans[2], "client.port"));
+}
+
+TEST(Tls, OpensslSServerWwwGivesAServerSpan) {
+  ZT_REQUIRE_ROOT();
+  const Certificate cert;
+  const std::uint16_t port = free_port();
+  Subprocess server({"openssl", "s_server", "-www", "-quiet", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
+                     cert.cert, "-key", cert.key});
+  ASSERT_TRUE(wait_for_port(port)) << server.output(Stream::Err);
+  Agent agent = Agent::attach({server.pid()});
+  const auto curl = run_to_completion({"curl", "-sS", "--cacert", cert.cert, https_url(port, "/stats")});
+  ASSERT_EQ(curl.status, 0) << curl.err;
+  ASSERT_TRUE(agent.wait_for_spans(1)) << agent.log();
+  const auto spans = agent.stop();
+  ASSERT_EQ(spans.size(), 1u);
+  EXPECT_EQ(spans[0]["kind"], "SERVER");
+  EXPECT_EQ(attr(spans[0], "http.request.method"), "GET");
+  EXPECT_EQ(attr(spans[0], "url.path"), "/stats");
+  EXPECT_EQ(attr(spans[0], "http.response.status_code"), 200);
+  EXPECT_EQ(attr(spans[0], "url.scheme"), "https");
+}
+
+TEST(Tls, Http2OverTlsFromNghttpdToNghttpAndCurl) {
+  ZT_REQUIRE_ROOT();
+  const Certificate cert;
+  TempDir www;
+  std::ofstream(www / "index.html") << "h2 over tls\n";
+  const std::uint16_t port = free_port();
+  Subprocess server({"nghttpd", "-d", www.path().string(), "--address=127.0.0.1", std::to_string(port), cert.key,
+                     cert.cert});
+  ASSERT_TRUE(wait_for_port(port)) << server.output(Stream::Err);
+  Agent agent = Agent::attach({server.pid()});
+  const auto nghttp = run_to_completion({"nghttp", "-n", https_url(port, "/index.html"), https_url(port, "/nope")});
+  ASSERT_EQ(nghttp.status, 0) << nghttp.err;
+  const auto curl = run_to_completion({"curl", "-sS", "--http2", "--cacert", cert.cert, https_url(port, "/index.html")});
+  ASSERT_EQ(curl.status, 0) << curl.err;
+  ASSERT_TRUE(agent.wait_for_spans(3)) << agent.log();
+  const auto spans = sorted_by_start(agent.stop());
+  ASSERT_EQ(spans.size(), 3u) << agent.log();
+  const std::vector<std::pair<std::string, int>> want{{"/index.html", 200}, {"/nope", 404}, {"/index.html", 200}};
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(spans[i]["kind"], "SERVER");
+    EXPECT_EQ(attr(spans[i], "url.path"), want[i].first);
+    EXPECT_EQ(attr(spans[i], "http.response.status_code"), want[i].second);
+    EXPECT_EQ(attr(spans[i], "network.protocol.version"), "2");
+    EXPECT_EQ(attr(spans[i], "url.scheme"), "https");
+  }
+}
+
+// The bytes of the executable mappings of `path` in `pid`, read through /proc/PID/mem.
+std::map<std::uint64_t, std::string> text_of(pid_t pid, const std::string& library_suffix, std::string* file) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  std::map<std::uint64_t, std::string> out;
+  std::string line;
+  const int mem = ::open(("/proc/" + std::to_string(pid) + "/mem").c_str(), O_RDONLY);
+  while (std::getline(maps, line)) {
+    std::istringstream in(line);
+    std::string range, perms, offset, dev, inode, path;
+    in >> range >> perms >> offset >> dev >> inode >> path;
+    if (perms.find('x') == std::string::npos || !path.ends_with(library_suffix)) continue;
+    *file = path;
+    const auto dash = range.find('-');
+    const std::uint64_t begin = std::stoull(range.substr(0, dash), nullptr, 16);
+    const std::uint64_t end = std::stoull(range.substr(dash + 1), nullptr, 16);
+    std::string bytes(end - begin, '\0');
+    if (::pread(mem, bytes.data(), bytes.size(), static_cast<off_t>(begin)) == static_cast<ssize_t>(bytes.size())) {
+      out[std::stoull(offset, nullptr, 16)] = bytes;
+    }
+  }
+  ::close(mem);
+  return out;
+}
+
+std::string file_bytes(const std::string& path, std::uint64_t offset, std::size_t size) {
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(offset));
+  std::string bytes(size, '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(size));
+  return bytes;
+}
+
+TEST(Tls, AnUntracedProcessMappingTheSameLibsslHasNoBreakpoints) {
+  ZT_REQUIRE_ROOT();
+  const Certificate cert;
+  ReadyServer traced(https_python(cert));
+  ReadyServer untraced(https_python(cert));
+  Agent agent = Agent::attach({traced.pid()});
+  ASSERT_TRUE(poll_until([&] { return agent.log().find("TLS functions in") != std::string::npos; }, kReadyTimeout))
+      << agent.log();
+  std::string traced_file, untraced_file;
+  const auto traced_text = text_of(traced.pid(), "/libssl.so.3", &traced_file);
+  const auto untraced_text = text_of(untraced.pid(), "/libssl.so.3", &untraced_file);
+  ASSERT_FALSE(traced_text.empty()) << "python's ssl module maps libssl.so.3";
+  ASSERT_EQ(traced_file, untraced_file);
+  std::size_t traced_differences = 0;
+  for (const auto& [offset, bytes] : traced_text) {
+    const std::string original = file_bytes(traced_file, offset, bytes.size());
+    for (std::size_t i = 0; i < bytes.size(); ++i) traced_differences += bytes[i] != original[i];
+  }
+  // The traced process carries the breakpoints (one byte each), so the comparison can see them.
+  EXPECT_GE(traced_differences, 2u);
+  EXPECT_LE(traced_differences, 8u);
+  for (const auto& [offset, bytes] : untraced_text) {
+    EXPECT_EQ(bytes, file_bytes(untraced_file, offset, bytes.size())) << "untraced libssl text changed at file offset "
+                                                                     << offset;
+  }
+  agent.stop();
+}
+
+}  // namespace
+}  // namespace zt::e2e
