@@ -11,8 +11,9 @@
  * event of that socket's connection, flagged ZT_DATA_F_TLS_PLAINTEXT and positioned in the
  * connection's plaintext stream. A call that made no socket syscall (a record already buffered)
  * uses the socket this SSL object was last seen on (ssl_fds_map, fed by nested syscalls and by
- * SSL_set_fd). A call with no socket at all (memory BIOs: node, asyncio, gRPC C++) is counted
- * and not sent: nothing here guesses "the last socket of this thread".
+ * SSL_set_fd, or the agent once it has bound the SSL object by record lengths). A call with no
+ * socket at all (memory BIOs: node, asyncio, gRPC C++) is sent as ZT_EV_TLS_UNBOUND with its SSL
+ * object, for the agent to bind: nothing here guesses "the last socket of this thread".
  *
  * Reads are timed at their return (the plaintext exists from then); writes from their entry. */
 #include "vmlinux.h"
@@ -30,24 +31,12 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Payload bytes copied per call: a power of two <= ZT_MAX_CAPTURE, set before load. */
 const volatile __u32 capture_bytes = 4096;
 
-struct ssl_key {
-	__u32 tgid;
-	__u32 pad;
-	__u64 ssl;
-};
-
-struct ssl_fd {
-	__s32 fd;
-	__u32 pad;
-	__u64 proc_start_ns; /* an entry of an earlier process with the same tgid does not count */
-};
-
 /* The socket each SSL object was last tied to. LRU: SSL objects are freed without a probe. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
-	__type(key, struct ssl_key);
-	__type(value, struct ssl_fd);
+	__type(key, struct zt_ssl_key);
+	__type(value, struct zt_ssl_fd);
 } ssl_fds_map SEC(".maps");
 
 struct tls_scratch {
@@ -62,16 +51,62 @@ struct {
 	__type(value, struct tls_scratch);
 } tls_heap SEC(".maps");
 
+struct tls_unbound_scratch {
+	struct zt_tls_unbound_event event;
+	__u8 payload[2 * ZT_MAX_CAPTURE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tls_unbound_scratch);
+} tls_unbound_heap SEC(".maps");
+
 static __always_inline bool is_read(__u8 call)
 {
 	return call == ZT_TLS_READ || call == ZT_TLS_READ_EX || call == ZT_TLS_INTERNAL_READ;
 }
 
+static __always_inline __u32 plaintext_prefix(__u64 size)
+{
+	__u32 limit = capture_bytes < ZT_MAX_CAPTURE ? capture_bytes : ZT_MAX_CAPTURE;
+	__u32 want = size < limit ? (__u32)size : limit;
+
+	want &= ZT_MAX_CAPTURE * 2 - 1;
+	return want > ZT_MAX_CAPTURE ? ZT_MAX_CAPTURE : want;
+}
+
+/* A call with plaintext and no socket: the agent binds its SSL object by record lengths. */
+static __always_inline void emit_unbound(__u64 pid_tgid, const struct zt_tls_frame *frame, __u64 size)
+{
+	__u32 zero = 0;
+	struct tls_unbound_scratch *s = bpf_map_lookup_elem(&tls_unbound_heap, &zero);
+
+	if (!s)
+		return;
+	struct zt_tls_unbound_event *ev = &s->event;
+	fill_header(&ev->hdr, ZT_EV_TLS_UNBOUND, pid_tgid);
+	ev->ssl = frame->ssl;
+	ev->start_ns = frame->start_ns;
+	ev->orig_size = size;
+	ev->captured = 0;
+	ev->direction = is_read(frame->call) ? ZT_DIR_INGRESS : ZT_DIR_EGRESS;
+	ev->call = frame->call;
+	ev->pad = 0;
+	__u32 want = plaintext_prefix(size);
+	if (want && bpf_probe_read_user(s->payload, want, (const void *)frame->buf) == 0)
+		ev->captured = want;
+	else if (want)
+		count(ZT_CNT_READ_FAILED);
+	submit(s, sizeof(s->event) + (ev->captured & (ZT_MAX_CAPTURE * 2 - 1)));
+}
+
 static __always_inline void remember_fd(__u32 tgid, __u64 ssl, __s32 fd)
 {
-	struct ssl_key key = {.tgid = tgid, .ssl = ssl};
-	struct ssl_fd value = {.fd = fd, .proc_start_ns = process_start_ns()};
-	struct ssl_fd *known = bpf_map_lookup_elem(&ssl_fds_map, &key);
+	struct zt_ssl_key key = {.tgid = tgid, .ssl = ssl};
+	struct zt_ssl_fd value = {.fd = fd, .proc_start_ns = process_start_ns()};
+	struct zt_ssl_fd *known = bpf_map_lookup_elem(&ssl_fds_map, &key);
 
 	if (known && known->fd == fd && known->proc_start_ns == value.proc_start_ns)
 		return;
@@ -80,10 +115,11 @@ static __always_inline void remember_fd(__u32 tgid, __u64 ssl, __s32 fd)
 
 static __always_inline __s32 cached_fd(__u32 tgid, __u64 ssl)
 {
-	struct ssl_key key = {.tgid = tgid, .ssl = ssl};
-	struct ssl_fd *known = bpf_map_lookup_elem(&ssl_fds_map, &key);
+	struct zt_ssl_key key = {.tgid = tgid, .ssl = ssl};
+	struct zt_ssl_fd *known = bpf_map_lookup_elem(&ssl_fds_map, &key);
 
-	if (!known || known->proc_start_ns != process_start_ns())
+	/* 0: the agent's binding (by record lengths), for the process that has the tgid now. */
+	if (!known || (known->proc_start_ns && known->proc_start_ns != process_start_ns()))
 		return -1;
 	return known->fd;
 }
@@ -184,6 +220,7 @@ static __always_inline int on_tls_exit(struct pt_regs *ctx)
 		fd = cached_fd(tgid, frame->ssl);
 		if (fd < 0) {
 			count(ZT_CNT_TLS_UNBOUND);
+			emit_unbound(pid_tgid, frame, size);
 			return 0;
 		}
 		count(ZT_CNT_TLS_BOUND_CACHE);
@@ -216,11 +253,7 @@ static __always_inline int on_tls_exit(struct pt_regs *ctx)
 	ev->pad = 0;
 	ev->tuple = conn->tuple;
 
-	__u32 limit = capture_bytes < ZT_MAX_CAPTURE ? capture_bytes : ZT_MAX_CAPTURE;
-	__u32 want = size < limit ? (__u32)size : limit;
-	want &= ZT_MAX_CAPTURE * 2 - 1;
-	if (want > ZT_MAX_CAPTURE)
-		want = ZT_MAX_CAPTURE;
+	__u32 want = plaintext_prefix(size);
 	if (want && bpf_probe_read_user(s->payload, want, (const void *)frame->buf) == 0)
 		ev->captured = want;
 	else if (want)

@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "loader/tracefs.h"
+#include "zerotrace/tls_abi.h"
 #include "cuda.skel.h"
 #include "process.skel.h"
 #include "sockets.skel.h"
@@ -274,6 +275,17 @@ void BpfLoader::write_control(std::uint64_t conn_id, std::uint64_t until_egress,
   egress.store(until_egress);
   ingress.store(until_ingress);
   owner.store(conn_id);
+}
+
+bool BpfLoader::bind_tls(std::uint32_t tgid, std::uint64_t ssl, std::int32_t fd) {
+  if (!tls_) return false;
+  zt_ssl_key key{};
+  key.tgid = tgid;
+  key.ssl = ssl;
+  zt_ssl_fd value{};
+  value.fd = fd;
+  value.proc_start_ns = 0;  // the agent's binding: for the process that has the tgid now
+  return bpf_map__update_elem(tls_->maps.ssl_fds_map, &key, sizeof key, &value, sizeof value, BPF_ANY) == 0;
 }
 
 void BpfLoader::disable_connection(std::uint64_t conn_id) { write_control(conn_id, ZT_SKIP_ALL, ZT_SKIP_ALL); }

@@ -62,6 +62,10 @@ class BpfLoader {
   bool uprobe_multi() const { return uprobe_multi_; }
   bool cuda_enabled() const { return cuda_ != nullptr; }
   bool tls_enabled() const { return tls_ != nullptr; }
+  // Ties an SSL object of process `tgid` to its socket `fd` for the TLS programs (ssl_fds_map):
+  // its later calls that make no socket syscall are tied in the kernel. False when TLS is off or
+  // the map refused the entry.
+  bool bind_tls(std::uint32_t tgid, std::uint64_t ssl, std::int32_t fd);
 
   int ringbuf_fd() const;
   KernelCounters read_counters() const;  // summed over CPUs

@@ -32,4 +32,36 @@ enum zt_tls_call {
 	ZT_TLS_SET_FD = 9,
 };
 
+/* The plaintext of a TLS call that could not be tied to a socket in the kernel (no socket syscall
+ * inside the call and none known for its SSL object: memory BIOs, as node, Python's asyncio and
+ * gRPC C++ use). The agent ties the SSL object to a socket by matching the plaintext's length
+ * with the TLS records on the process's sockets, then writes ssl_fds_map so that later calls are
+ * tied in the kernel (agent/tls/tls_binder.h). */
+#define ZT_EV_TLS_UNBOUND 20
+struct zt_tls_unbound_event {
+	struct zt_event_header hdr; /* ts_ns = the call's return */
+	zt_u64 ssl;
+	zt_u64 start_ns;  /* the call's entry */
+	zt_u64 orig_size; /* plaintext bytes the call moved */
+	zt_u32 captured;  /* payload bytes following this struct */
+	zt_u8 direction;  /* enum zt_direction */
+	zt_u8 call;       /* enum zt_tls_call */
+	zt_u16 pad;
+	/* zt_u8 payload[captured] follows */
+};
+
+/* Value of ssl_fds_map (bpf/tls.bpf.c), key (tgid, SSL object): the socket an SSL object was last
+ * tied to. proc_start_ns 0: written by the agent, valid for whichever process has the tgid (the
+ * agent forgets a process's entries when it exits). */
+struct zt_ssl_key {
+	zt_u32 tgid;
+	zt_u32 pad;
+	zt_u64 ssl;
+};
+struct zt_ssl_fd {
+	zt_s32 fd;
+	zt_u32 pad;
+	zt_u64 proc_start_ns;
+};
+
 #endif /* ZEROTRACE_TLS_ABI_H */
