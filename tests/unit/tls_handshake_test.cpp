@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/text.h"
+#include "protocols/detector.h"
 
 namespace zt::protocols::tls {
 namespace {
@@ -502,6 +503,24 @@ TEST(TlsDetection, FirstBytesOfTlsAndOfOtherProtocols) {
       const std::string data = text::base64_decode(chunk.at("data_b64").get<std::string>()).value();
       EXPECT_FALSE(looks_like_tls(data)) << fixture;
       EXPECT_FALSE(looks_like_tls_record(data)) << fixture;
+    }
+  }
+}
+
+// The other way round: no span-producing protocol claims a TLS connection's first bytes.
+TEST(TlsDetection, NoProtocolDetectorClaimsTheHellos) {
+  for (const char* name : {"tls13", "tls13_hrr", "tls12_aes128gcm"}) {
+    SCOPED_TRACE(name);
+    const auto chunks = load_fixture(name);
+    ASSERT_GE(chunks.size(), 2u);
+    for (const auto& recorded : {chunks[0], chunks[1]}) {
+      Chunk chunk;
+      chunk.size = recorded.data.size();
+      chunk.data = recorded.data;
+      for (bool midstream : {false, true}) {
+        EXPECT_EQ(detect_protocol(recorded.dir, chunk, Role::Unknown, midstream), nullptr);
+        EXPECT_EQ(detect_protocol(other(recorded.dir), chunk, Role::Unknown, midstream), nullptr);
+      }
     }
   }
 }
