@@ -114,6 +114,24 @@ TEST(LengthPrefixedFramer, LargeAndTruncatedBodiesAreSkippedByCount) {
   EXPECT_EQ(f.frames[1].bytes, frame("next"));
 }
 
+TEST(LengthPrefixedFramer, APerFrameBoundReplacesKeepBytes) {
+  // Frames whose body starts with 'k' are kept whole, the others only to their header.
+  LengthPrefixedFormat format = kafka_like(8);
+  format.keep_bytes_for = [](std::span<const std::uint8_t> h) -> std::size_t {
+    const std::uint64_t n = (std::uint64_t{h[0]} << 24) | (h[1] << 16) | (h[2] << 8) | h[3];
+    return n == 20 ? 4 + n : 4;
+  };
+  Feed f(format);
+  const std::string kept = frame(std::string(20, 'k')), header_only = frame(std::string(30, 'h'));
+  f.call(kept + header_only);
+  ASSERT_EQ(f.frames.size(), 2u);
+  EXPECT_EQ(f.frames[0].bytes, kept) << "past keep_bytes (8): keep_bytes_for decides";
+  EXPECT_EQ(f.frames[1].bytes, header_only.substr(0, 4));
+  EXPECT_TRUE(f.frames[1].complete);
+  f.call(header_only.substr(0, 10));
+  EXPECT_EQ(f.framer.skip_until(), f.position - 10 + header_only.size()) << "the rest of the body is not wanted";
+}
+
 TEST(LengthPrefixedFramer, BytesAfterAHoleAreNotSplicedOntoTheKeptPrefix) {
   Feed f(kafka_like());
   const std::string a = frame("0123456789abcdefghij");

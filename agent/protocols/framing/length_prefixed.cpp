@@ -33,7 +33,9 @@ bool LengthPrefixedFramer::finish_header() {
   }
   body_left_ = *body;
   frame_.size = header_.size() + *body;
-  frame_.bytes.assign(header_, 0, std::min(header_.size(), format_.keep_bytes));
+  keep_ = format_.keep_bytes_for ? format_.keep_bytes_for(std::span<const std::uint8_t>(h, header_.size()))
+                                 : format_.keep_bytes;
+  frame_.bytes.assign(header_, 0, std::min(header_.size(), keep_));
   state_ = State::Body;
   return true;
 }
@@ -115,8 +117,8 @@ void LengthPrefixedFramer::on_chunk(const Chunk& chunk) {
     const std::uint64_t n = std::min(body_left_, chunk.size - offset);
     // Kept bytes are one contiguous prefix (decoders read them as the frame's start): after a
     // hole (a capture cut short, a gap), later captured bytes would be spliced on, so none are.
-    if (frame_.complete && frame_.bytes.size() < format_.keep_bytes) {
-      const std::uint64_t want = format_.keep_bytes - frame_.bytes.size();
+    if (frame_.complete && frame_.bytes.size() < keep_) {
+      const std::uint64_t want = keep_ - frame_.bytes.size();
       const std::uint64_t avail = offset < captured ? captured - offset : 0;
       const std::uint64_t take = std::min({want, n, avail});
       frame_.bytes.append(chunk.data.data() + offset, take);

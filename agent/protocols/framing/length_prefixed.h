@@ -30,6 +30,9 @@ struct LengthPrefixedFormat {
   // resynchronisation it sees the start of a chunk, so it should check more than the length.
   std::function<std::optional<std::uint64_t>(std::span<const std::uint8_t> header)> body_length;
   std::size_t keep_bytes = 4096;  // header and body bytes kept per frame, at most
+  // Optional: the bound for one frame, from its complete header, in place of keep_bytes (TLS keeps
+  // handshake records whole and only the header of application data).
+  std::function<std::size_t(std::span<const std::uint8_t> header)> keep_bytes_for;
 };
 
 struct Frame {
@@ -64,7 +67,7 @@ class LengthPrefixedFramer {
   // full, or has a hole and keeps nothing more, and the rest of its body is skipped by count); 0
   // when every next byte is wanted.
   std::uint64_t skip_until() const {
-    const bool keeps_nothing_more = frame_.bytes.size() >= format_.keep_bytes || !frame_.complete;
+    const bool keeps_nothing_more = frame_.bytes.size() >= keep_ || !frame_.complete;
     return state_ == State::Body && keeps_nothing_more ? frame_.position + frame_.size : 0;
   }
   const FramerStats& stats() const { return stats_; }
@@ -83,6 +86,7 @@ class LengthPrefixedFramer {
   Frame frame_;                       // the frame being read
   std::string header_;                // header bytes gathered so far
   std::uint64_t body_left_ = 0;       // body bytes still to come
+  std::size_t keep_ = 0;              // the frame's bound: keep_bytes or keep_bytes_for's
   FramerStats stats_;
 };
 
