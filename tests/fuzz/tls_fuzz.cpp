@@ -42,7 +42,8 @@ void check_invariants(const tls::TlsStreamParser& parser, bool midstream) {
   std::uint64_t records = 0;
   for (Direction dir : {Direction::Egress, Direction::Ingress}) {
     const tls::TlsDirectionStats& s = parser.direction_stats(dir);
-    check(s.records == s.handshake_records + s.change_cipher_spec_records + s.alert_records + s.application_data_records);
+    check(s.records ==
+          s.handshake_records + s.change_cipher_spec_records + s.alert_records + s.application_data_records);
     check(s.application_data_bytes >= s.application_data_records * tls::kRecordHeaderBytes);
     check(s.application_data_bytes <= s.application_data_records * (tls::kRecordHeaderBytes + tls::kMaxRecordBody));
     records += s.records;

@@ -224,11 +224,12 @@ TEST_P(TlsRecordSizes, ApplicationDataRecordsArePlaintextPlusOverhead) {
   // Counters add up: every record has one of the four types.
   for (Direction dir : {Direction::Egress, Direction::Ingress}) {
     const TlsDirectionStats& s = f.parser.direction_stats(dir);
-    EXPECT_EQ(s.records, s.handshake_records + s.change_cipher_spec_records + s.alert_records + s.application_data_records);
+    EXPECT_EQ(s.records,
+              s.handshake_records + s.change_cipher_spec_records + s.alert_records + s.application_data_records);
     EXPECT_EQ(f.parser.recent_records(dir).size(), s.application_data_records) << "fewer than the ring holds";
   }
-  EXPECT_EQ(f.parser.stats().records, f.parser.direction_stats(Direction::Egress).records +
-                                          f.parser.direction_stats(Direction::Ingress).records);
+  EXPECT_EQ(f.parser.stats().records,
+            f.parser.direction_stats(Direction::Egress).records + f.parser.direction_stats(Direction::Ingress).records);
   expect_clean(f.parser);
 }
 
@@ -369,7 +370,9 @@ std::string client_hello(const std::string& extensions) {
   std::string body = u16(0x0303) + std::string(32, 'r') + u8(0) + u16(2) + u16(0x1301) + u8(1) + u8(0);
   return u8(1) + u24(body.size() + 2 + extensions.size()) + body + u16(extensions.size()) + extensions;
 }
-std::string record(std::uint8_t type, const std::string& body) { return u8(type) + u16(0x0301) + u16(body.size()) + body; }
+std::string record(std::uint8_t type, const std::string& body) {
+  return u8(type) + u16(0x0301) + u16(body.size()) + body;
+}
 
 TEST(TlsHostile, AHandMadeClientHelloParses) {
   Feed f;

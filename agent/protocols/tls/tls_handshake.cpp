@@ -96,8 +96,8 @@ constexpr std::array<Suite, 37> kSuites = {{
 }};
 
 const Suite* find_suite(std::uint16_t id) {
-  const auto* it = std::lower_bound(kSuites.begin(), kSuites.end(), id,
-                                    [](const Suite& s, std::uint16_t v) { return s.id < v; });
+  const auto* it =
+      std::lower_bound(kSuites.begin(), kSuites.end(), id, [](const Suite& s, std::uint16_t v) { return s.id < v; });
   return it != kSuites.end() && it->id == id ? it : nullptr;
 }
 
@@ -159,19 +159,19 @@ bool read_server_name(BinaryReader r, std::string& out) {
 
 }  // namespace
 
-bool looks_like_tls(std::string_view b) {
-  if (b.size() < 3) return false;
-  if (byte_at(b, 0) != kHandshake || byte_at(b, 1) != 3 || byte_at(b, 2) > 4) return false;
-  if (b.size() >= kRecordHeaderBytes) {
-    const std::size_t length = (std::size_t{byte_at(b, 3)} << 8) | byte_at(b, 4);
+bool looks_like_tls(std::string_view bytes) {
+  if (bytes.size() < 3) return false;
+  if (byte_at(bytes, 0) != kHandshake || byte_at(bytes, 1) != 3 || byte_at(bytes, 2) > 4) return false;
+  if (bytes.size() >= kRecordHeaderBytes) {
+    const std::size_t length = (std::size_t{byte_at(bytes, 3)} << 8) | byte_at(bytes, 4);
     if (length == 0 || length > kMaxRecordBody) return false;
   }
-  return b.size() < 6 || byte_at(b, 5) == kClientHello || byte_at(b, 5) == kServerHello;
+  return bytes.size() < 6 || byte_at(bytes, 5) == kClientHello || byte_at(bytes, 5) == kServerHello;
 }
 
-bool looks_like_tls_record(std::string_view b) {
-  if (b.size() < kRecordHeaderBytes) return false;
-  const auto* h = reinterpret_cast<const std::uint8_t*>(b.data());
+bool looks_like_tls_record(std::string_view bytes) {
+  if (bytes.size() < kRecordHeaderBytes) return false;
+  const auto* h = reinterpret_cast<const std::uint8_t*>(bytes.data());
   const auto length = record_body_length(std::span<const std::uint8_t>(h, kRecordHeaderBytes));
   return length && *length > 0 && h[2] >= 1;
 }
@@ -468,7 +468,8 @@ void TlsStreamParser::on_server_hello(Direction dir, std::string_view body) {
   if (!alpn.empty()) facts_.alpn = std::move(alpn.front());
   // TLS 1.3 clients send a random session id for middlebox compatibility, which the server
   // echoes (RFC 8446 D.4): only an accepted PSK says resumed there.
-  facts_.resumed = selected_version != 0 ? psk : !session_id.empty() && session_id == std::string_view(client_session_id_);
+  facts_.resumed =
+      selected_version != 0 ? psk : !session_id.empty() && session_id == std::string_view(client_session_id_);
   // Everything after the ServerHello is encrypted (1.3) or holds nothing this parser reads (1.2).
   for (auto& h : handshakes_) h.active = false;
 }

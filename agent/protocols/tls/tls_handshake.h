@@ -25,16 +25,16 @@
 namespace zt::protocols::tls {
 
 inline constexpr std::size_t kRecordHeaderBytes = 5;
-inline constexpr std::size_t kMaxRecordBody = 16384 + 2048;   // TLSCiphertext.length, RFC 5246 6.2.3
-inline constexpr std::size_t kMaxHelloBytes = 16 * 1024;      // a hello larger than this is skipped
-inline constexpr std::size_t kMaxSniBytes = 255;              // a DNS name (RFC 6066 3)
+inline constexpr std::size_t kMaxRecordBody = 16384 + 2048;  // TLSCiphertext.length, RFC 5246 6.2.3
+inline constexpr std::size_t kMaxHelloBytes = 16 * 1024;     // a hello larger than this is skipped
+inline constexpr std::size_t kMaxSniBytes = 255;             // a DNS name (RFC 6066 3)
 inline constexpr std::size_t kMaxAlpnOffered = 16;
 
 // A TLS handshake record at a connection's first byte: content type 22, version 3.0-3.4, a
 // plausible length and, when the sixth byte is there, a ClientHello or ServerHello. Needs three
 // bytes. Never true for HTTP/1 (a token), the HTTP/2 preface ("PRI") or a Kafka frame (a 4-byte
 // size: 0x1603.... would be 369 MB).
-bool looks_like_tls(std::string_view first_bytes);
+bool looks_like_tls(std::string_view bytes);
 // Any TLS record header, for a chunk in the middle of a connection: content type 20-23 (change
 // cipher spec, alert, handshake, application data), version 3.1-3.4, length 1..kMaxRecordBody.
 // Needs the five header bytes.
@@ -45,8 +45,8 @@ struct TlsFacts {
   // Negotiated: 0x0304 from the ServerHello's supported_versions (TLS 1.3), else its
   // legacy_version. 0 until the ServerHello.
   std::uint16_t version = 0;
-  std::uint16_t cipher_suite = 0;  // the ServerHello's
-  std::string sni;                 // the ClientHello's host_name, at most kMaxSniBytes
+  std::uint16_t cipher_suite = 0;         // the ServerHello's
+  std::string sni;                        // the ClientHello's host_name, at most kMaxSniBytes
   std::vector<std::string> alpn_offered;  // the ClientHello's, at most kMaxAlpnOffered
   // Selected, when the ServerHello shows it (TLS 1.2): in 1.3 it is in the encrypted
   // EncryptedExtensions.
@@ -151,13 +151,13 @@ class TlsStreamParser {
  private:
   // The handshake message stream of one direction, reassembled from its handshake records.
   struct Handshake {
-    bool active = true;          // still reading messages
-    bool in_sync = true;         // at or inside a message whose extent is known
-    std::string header;          // the current message's 4-byte header, as far as it came
+    bool active = true;   // still reading messages
+    bool in_sync = true;  // at or inside a message whose extent is known
+    std::string header;   // the current message's 4-byte header, as far as it came
     std::uint8_t type = 0;
     std::uint32_t body_left = 0;  // body bytes still to come, once the header is complete
-    bool keep = false;           // a hello within the bound: its body is kept
-    bool intact = true;          // no byte of the body was lost
+    bool keep = false;            // a hello within the bound: its body is kept
+    bool intact = true;           // no byte of the body was lost
     std::string body;
   };
   struct DirectionState {
