@@ -39,8 +39,10 @@
 #include "pipeline/ring_reader.h"
 #include "pipeline/trace_assembler.h"
 #include "probes/uprobe_attacher.h"
-#include "tls/tls_probes.h"
 #include "protocols/kafka/kafka_catalog.h"
+#include "tls/tls_binder.h"
+#include "tls/tls_probes.h"
+#include "zerotrace/tls_abi.h"
 
 namespace zt {
 namespace {
@@ -114,6 +116,7 @@ class Agent {
   std::unique_ptr<pipeline::KernelControl> kernel_control_;  // the tracker's line to the BPF programs
   std::unique_ptr<cuda::CudaSource> cuda_;
   std::unique_ptr<probes::UprobeAttacher> uprobes_;  // destroyed before loader_: its links go first
+  std::unique_ptr<tls::TlsBinder> tls_binder_;       // plaintext of memory-BIO TLS, bound by length
   pipeline::EventRouter router_;
   std::unique_ptr<pipeline::RingReader> reader_;
   StatsSnapshot last_report_;
@@ -176,26 +179,39 @@ Result<void> Agent::build_stages() {
 
   pipeline::TraceAssemblerOptions aopts;
   aopts.assembly_wait_ns = config.assembly_wait_ms * 1'000'000ull;
-  assembler_ = std::make_unique<pipeline::TraceAssembler>(aopts, resources, &clock_,
-                                                          [this](std::vector<trace::Span>& batch) {
-                                                            for (auto& e : exporters_) e->export_spans(batch);
-                                                          });
+  assembler_ =
+      std::make_unique<pipeline::TraceAssembler>(aopts, resources, &clock_, [this](std::vector<trace::Span>& batch) {
+        for (auto& e : exporters_) e->export_spans(batch);
+      });
   assembler_->set_local_addresses(local_addresses());
 
   tracker_ = std::make_unique<pipeline::ConnTracker>(
-      pipeline::ConnTrackerOptions{},
-      [this](protocols::Record&& r, const pipeline::ConnectionInfo& c, pipeline::FlushCause cause) {
-        assembler_->on_record(r, c, cause);
-      });
+      pipeline::ConnTrackerOptions{}, [this](protocols::Record&& r, const pipeline::ConnectionInfo& c,
+                                             pipeline::FlushCause cause) { assembler_->on_record(r, c, cause); });
   // Connections given up on, and large bodies the parsers skip, stop being copied in the kernel.
   if (config.kernel_control) {
     kernel_control_ = std::make_unique<loader::BpfKernelControl>(*loader_);
     tracker_->set_kernel_control(kernel_control_.get());
   }
-  tracker_->set_request_observer([this](const pipeline::ConnectionInfo& c, const protocols::RequestView& request,
-                                        protocols::RequestIdentity& identity) {
-    assembler_->on_request(c, request, identity);
-  });
+  tracker_->set_request_observer(
+      [this](const pipeline::ConnectionInfo& c, const protocols::RequestView& request,
+             protocols::RequestIdentity& identity) { assembler_->on_request(c, request, identity); });
+
+  if (loader_->tls_enabled()) {
+    tls_binder_ = std::make_unique<tls::TlsBinder>(
+        tls::TlsBinderOptions{},
+        [this](std::uint32_t pid, const std::function<void(const tls::TlsSocket&)>& visit) {
+          tracker_->for_each_tls_socket(pid, [&](const pipeline::TlsSocketRecords& s) {
+            visit(tls::TlsSocket{s.conn_id, s.fd, s.records});
+          });
+        },
+        [this](std::uint32_t pid, std::uint64_t ssl, std::int32_t fd) { return loader_->bind_tls(pid, ssl, fd); },
+        [this](std::uint64_t conn_id, const tls::UnboundCall& call, std::uint64_t lost_before) {
+          tracker_->on_tls_plaintext(conn_id, call.direction, call.tid, call.start_ns, call.end_ns, call.size,
+                                     call.data, lost_before, monotonic_now_ns());
+        });
+    tracker_->set_tls_records_hook([this](std::uint32_t pid) { tls_binder_->on_records(pid, monotonic_now_ns()); });
+  }
 
   // One attacher for every probe family: a process's maps are read once for all of them.
   std::vector<probes::UprobeFamily> families;
@@ -266,9 +282,8 @@ Result<void> Agent::build_stages() {
 // Who hears which record, in order. Order matters at a process exit: spans are flushed while the
 // process's resource is still known, and forgotten last.
 void Agent::subscribe() {
-  router_.on_data([this](const zt_data_event& ev, std::string_view payload) {
-    tracker_->on_data(ev, payload, ev.hdr.ts_ns);
-  });
+  router_.on_data(
+      [this](const zt_data_event& ev, std::string_view payload) { tracker_->on_data(ev, payload, ev.hdr.ts_ns); });
   router_.on<zt_conn_event>(ZT_EV_CONN_OPEN, [this](const zt_conn_event& ev) {
     tracker_->on_conn_open(ev);
     if (ev.role == ZT_ROLE_CLIENT) assembler_->on_connect(ev.hdr.tid, ev.conn_id, ev.hdr.ts_ns);
@@ -307,12 +322,33 @@ void Agent::subscribe() {
     const std::uint32_t pid = ev.hdr.pid;
     spdlog::debug("pid {} exited with status {}", pid, ev.exit_code);
     tracker_->on_process_exit(pid, ev.hdr.ts_ns);
+    if (tls_binder_) tls_binder_->on_process_exit(pid);
     if (uprobes_) uprobes_->on_exit(pid);
     if (cuda_) cuda_->on_exit(pid);
     assembler_->on_process_exit(pid);
     targets_->on_exit(pid);
     registry_.forget(pid);
   });
+  if (tls_binder_) {
+    router_.on_raw(ZT_EV_TLS_UNBOUND, [this](const void* data, std::size_t size) {
+      zt_tls_unbound_event ev;
+      if (size < sizeof ev) return router_.count_malformed();
+      std::memcpy(&ev, data, sizeof ev);
+      if (ev.captured > size - sizeof ev || ev.captured > ev.orig_size || ev.direction > ZT_DIR_INGRESS) {
+        return router_.count_malformed();
+      }
+      tls::UnboundCall call;
+      call.pid = ev.hdr.pid;
+      call.tid = ev.hdr.tid;
+      call.ssl = ev.ssl;
+      call.direction = static_cast<protocols::Direction>(ev.direction);
+      call.start_ns = ev.start_ns;
+      call.end_ns = ev.hdr.ts_ns;
+      call.size = ev.orig_size;
+      call.data.assign(static_cast<const char*>(data) + sizeof ev, ev.captured);
+      tls_binder_->on_unbound(std::move(call), monotonic_now_ns());
+    });
+  }
   if (uprobes_) {
     router_.on<zt_event_header>(ZT_EV_EXEC_MAPPING, [this](const zt_event_header& hdr) {
       uprobes_->on_exec_mapping(hdr.pid, monotonic_now_ns());
@@ -349,6 +385,7 @@ bool Agent::loop() {
     if (uprobes_) uprobes_->tick(now);
     if (cuda_) cuda_->tick(now);
     if (now >= next_tick) {
+      if (tls_binder_) tls_binder_->tick(now);
       tracker_->tick(now);
       assembler_->tick();
       targets_->tick(now);
@@ -423,6 +460,8 @@ StatsSnapshot Agent::snapshot() const {
   s.set("tls.connections", t.tls_connections);
   s.set("tls.plaintext_streams", t.tls_plaintext_streams);
   s.set("tls.without_plaintext", t.tls_without_plaintext);
+  s.set("tls.plaintext_orphaned", t.tls_plaintext_orphaned);
+  if (tls_binder_) tls_binder_->report(s);
   assembler_->report(s);
   const auto kafka = protocols::kafka::Catalog::instance().stats();
   s.set("kafka.requests", kafka.requests);
@@ -510,8 +549,8 @@ void Agent::print_summary(const StatsSnapshot& s) const {
       s.get("propagation.from_header"), s.get("propagation.from_peer"), s.get("propagation.from_peer_late"),
       s.get("propagation.from_thread") + s.get("propagation.from_connect") + s.get("propagation.from_inherited"),
       s.get("propagation.from_connect"), s.get("propagation.from_inherited"), s.get("propagation.from_scope"),
-      s.get("propagation.roots"),
-      s.get("propagation.malformed_headers"), s.get("propagation.evicted"), s.get("pipeline.spans_released_early"));
+      s.get("propagation.roots"), s.get("propagation.malformed_headers"), s.get("propagation.evicted"),
+      s.get("pipeline.spans_released_early"));
   if (s.get("kafka.requests")) {
     spdlog::info(
         "kafka: {} requests, {} responses ({} produces with acks=0); no span for {} empty fetches, {} metadata "
@@ -528,12 +567,14 @@ void Agent::print_summary(const StatsSnapshot& s) const {
         "cuda: {} probes in {} files of traced processes ({} failed); kernel handles named: {} by naming calls, {} "
         "from memory, {} from the stack, {} launches left unnamed; {} CUDA spans ({} launches folded into {}); "
         "CUPTI: {} batches, {} records, {} malformed",
-        s.get("probes.cuda.functions_attached"), s.get("probes.cuda.files_probed"), s.get("probes.cuda.functions_failed"),
-        s.get("cuda.names_learned"), s.get("cuda.names_from_memory"), s.get("cuda.names_from_stack"),
-        s.get("cuda.names_unknown"), s.get("cuda.spans"), s.get("cuda.folded_launches"), s.get("cuda.folded_spans"),
-        s.get("cuda.cupti_batches"), s.get("cuda.cupti_records"), s.get("cuda.cupti_malformed"));
+        s.get("probes.cuda.functions_attached"), s.get("probes.cuda.files_probed"),
+        s.get("probes.cuda.functions_failed"), s.get("cuda.names_learned"), s.get("cuda.names_from_memory"),
+        s.get("cuda.names_from_stack"), s.get("cuda.names_unknown"), s.get("cuda.spans"), s.get("cuda.folded_launches"),
+        s.get("cuda.folded_spans"), s.get("cuda.cupti_batches"), s.get("cuda.cupti_records"),
+        s.get("cuda.cupti_malformed"));
   }
-  if (const auto bad = s.get("pipeline.malformed_records")) spdlog::warn("{} malformed ring-buffer records skipped", bad);
+  if (const auto bad = s.get("pipeline.malformed_records"))
+    spdlog::warn("{} malformed ring-buffer records skipped", bad);
   if (const auto failed = s.get("targets.trace_failures")) {
     spdlog::warn("{} processes could not be traced (the kernel's traced set is full)", failed);
   }
@@ -555,7 +596,8 @@ Result<int> run_agent(const AgentOptions& options) {
   }
   for (auto pid : options.pids) {
     if (!discovery::process_exists(pid, "/proc")) {
-      return make_error("no process with pid " + std::to_string(pid) + " (check it with: ps -p " + std::to_string(pid) + ")");
+      return make_error("no process with pid " + std::to_string(pid) + " (check it with: ps -p " + std::to_string(pid) +
+                        ")");
     }
   }
   Agent agent(options);

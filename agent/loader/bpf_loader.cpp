@@ -17,12 +17,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include "loader/tracefs.h"
-#include "zerotrace/tls_abi.h"
 #include "cuda.skel.h"
+#include "loader/tracefs.h"
 #include "process.skel.h"
 #include "sockets.skel.h"
 #include "tls.skel.h"
+#include "zerotrace/tls_abi.h"
 
 namespace zt::loader {
 namespace {
@@ -37,9 +37,15 @@ int libbpf_to_spdlog(enum libbpf_print_level level, const char* format, va_list 
   std::string_view text(line, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof line - 1));
   while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
   switch (level) {
-    case LIBBPF_WARN: spdlog::warn("libbpf: {}", text); break;
-    case LIBBPF_INFO: spdlog::debug("libbpf: {}", text); break;
-    case LIBBPF_DEBUG: spdlog::trace("libbpf: {}", text); break;
+    case LIBBPF_WARN:
+      spdlog::warn("libbpf: {}", text);
+      break;
+    case LIBBPF_INFO:
+      spdlog::debug("libbpf: {}", text);
+      break;
+    case LIBBPF_DEBUG:
+      spdlog::trace("libbpf: {}", text);
+      break;
   }
   return n;
 }
@@ -103,8 +109,8 @@ void route_libbpf_logs(bool verbose) {
 
 Result<std::unique_ptr<BpfLoader>> BpfLoader::load_and_attach(const LoaderOptions& options) {
   if (!is_power_of_two(options.capture_bytes) || options.capture_bytes > ZT_MAX_CAPTURE) {
-    return make_error("capture size must be a power of two no larger than " +
-                      std::to_string(ZT_MAX_CAPTURE) + ", got " + std::to_string(options.capture_bytes));
+    return make_error("capture size must be a power of two no larger than " + std::to_string(ZT_MAX_CAPTURE) +
+                      ", got " + std::to_string(options.capture_bytes));
   }
   if (!is_power_of_two(options.ringbuf_bytes) ||
       options.ringbuf_bytes % static_cast<std::uint32_t>(sysconf(_SC_PAGESIZE)) != 0) {
@@ -148,8 +154,9 @@ Result<void> BpfLoader::open_and_load() {
   process_->rodata->report_all_execs = options_.report_all_execs;
   // One traced set, one ring buffer, one set of counters for every object (maps.h).
   const auto share_maps = [this](bpf_map* traced, bpf_map* events, bpf_map* counters) -> Result<void> {
-    const std::pair<bpf_map*, bpf_map*> shared[] = {
-        {sockets_->maps.traced_pids_map, traced}, {sockets_->maps.events, events}, {sockets_->maps.counters_map, counters}};
+    const std::pair<bpf_map*, bpf_map*> shared[] = {{sockets_->maps.traced_pids_map, traced},
+                                                    {sockets_->maps.events, events},
+                                                    {sockets_->maps.counters_map, counters}};
     for (const auto& [owner, user] : shared) {
       if (int err = bpf_map__reuse_fd(user, bpf_map__fd(owner)); err) {
         return make_error(std::string("sharing map ") + bpf_map__name(owner) + " failed: " + errno_text(err));
@@ -240,7 +247,8 @@ Result<probes::UprobeLinkPtr> BpfLoader::attach_uprobe(const probes::UprobeReque
   if (uprobe_multi_) {
     static_assert(sizeof(unsigned long) == sizeof(std::uint64_t) && sizeof(__u64) == sizeof(std::uint64_t));
     LIBBPF_OPTS(bpf_uprobe_multi_opts, opts, .offsets = reinterpret_cast<const unsigned long*>(req.offsets.data()),
-                .cookies = reinterpret_cast<const __u64*>(req.cookies.data()), .cnt = req.offsets.size(), .retprobe = req.retprobe);
+                .cookies = reinterpret_cast<const __u64*>(req.cookies.data()), .cnt = req.offsets.size(),
+                .retprobe = req.retprobe);
     link = bpf_program__attach_uprobe_multi(prog, pid, req.path.c_str(), nullptr, &opts);
   } else {
     LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = req.cookies.front(), .retprobe = req.retprobe);
@@ -258,8 +266,8 @@ Result<probes::UprobeLinkPtr> BpfLoader::attach_uprobe(const probes::UprobeReque
 
 Result<void> BpfLoader::map_conn_control() {
   conn_ctl_bytes_ = sizeof(zt_conn_ctl) * ZT_CONN_CTL_SLOTS;
-  void* mem = mmap(nullptr, conn_ctl_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED,
-                   bpf_map__fd(sockets_->maps.conn_ctl_map), 0);
+  void* mem =
+      mmap(nullptr, conn_ctl_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(sockets_->maps.conn_ctl_map), 0);
   if (mem == MAP_FAILED) return make_error("mapping the connection control map failed: " + errno_text(errno));
   conn_ctl_ = static_cast<zt_conn_ctl*>(mem);
   return {};
@@ -301,8 +309,7 @@ void BpfLoader::skip_payload(std::uint64_t conn_id, zt_direction direction, std:
 
 Result<void> BpfLoader::attach() {
   if (int err = sockets_bpf__attach(sockets_); err) {
-    return make_error("attaching the syscall tracepoints failed: " + errno_text(err) +
-                      " (run `zerotrace check`)");
+    return make_error("attaching the syscall tracepoints failed: " + errno_text(err) + " (run `zerotrace check`)");
   }
   if (int err = process_bpf__attach(process_); err) {
     return make_error("attaching the sched tracepoints failed: " + errno_text(err));

@@ -108,8 +108,9 @@ std::vector<std::string> UprobeAttacher::prearm_candidates(const std::string& pr
     for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
       const std::string name = entry.path().filename().string();
       for (const auto& family : families_) {
-        const bool match = std::any_of(family.library.file_names.begin(), family.library.file_names.end(),
-                                       [&](const std::string& p) { return ::fnmatch(p.c_str(), name.c_str(), 0) == 0; });
+        const bool match =
+            std::any_of(family.library.file_names.begin(), family.library.file_names.end(),
+                        [&](const std::string& p) { return ::fnmatch(p.c_str(), name.c_str(), 0) == 0; });
         if (match) add(entry.path().string());
       }
     }
@@ -123,7 +124,7 @@ std::size_t UprobeAttacher::prearm(std::uint32_t pid, const std::vector<std::str
   p.keep_at_exec = true;
   std::size_t attached = 0;
   for (const auto& path : files) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(path.c_str(), &st) != 0) continue;
     if (!p.seen.insert(FileId{st.st_dev, st.st_ino}).second) continue;
     p.prearmed_paths.insert(path);
@@ -200,8 +201,7 @@ std::size_t UprobeAttacher::probe_file(std::uint32_t pid, Process& p, std::size_
   if (found.sites.empty()) return 0;
   if (!found.missing_required.empty()) {
     ++fs.files_incomplete;
-    spdlog::info("pid {}: {} not probed for {}: it lacks {}", pid, module, family.display_name,
-                 found.missing_required);
+    spdlog::info("pid {}: {} not probed for {}: it lacks {}", pid, module, family.display_name, found.missing_required);
     return 0;
   }
 
@@ -264,8 +264,8 @@ std::size_t UprobeAttacher::probe_file(std::uint32_t pid, Process& p, std::size_
     p.probed.push_back(std::move(probed));
   }
   if (ok < total) {
-    spdlog::warn("pid {}: {} of {} {} probes in {} failed: {}", pid, total - ok, total,
-                 family.display_name, module, first_error);
+    spdlog::warn("pid {}: {} of {} {} probes in {} failed: {}", pid, total - ok, total, family.display_name, module,
+                 first_error);
   }
   return ok;
 }

@@ -41,11 +41,11 @@ struct UprobeAttacherOptions {
 
 // Counted per family; the attacher's own counters are in UprobeAttacherStats.
 struct UprobeFamilyStats {
-  std::uint64_t files_probed = 0;       // (file, process) pairs with at least one function attached
-  std::uint64_t files_incomplete = 0;   // files lacking a required function (not probed)
+  std::uint64_t files_probed = 0;      // (file, process) pairs with at least one function attached
+  std::uint64_t files_incomplete = 0;  // files lacking a required function (not probed)
   std::uint64_t functions_attached = 0;
-  std::uint64_t functions_failed = 0;   // attach errors (counted, logged, the rest go on)
-  std::uint64_t links = 0;              // kernel links created
+  std::uint64_t functions_failed = 0;  // attach errors (counted, logged, the rest go on)
+  std::uint64_t links = 0;             // kernel links created
 };
 
 struct UprobeAttacherStats {
@@ -81,7 +81,8 @@ class UprobeAttacher {
   // Files a command about to run may map that some family probes: its executable (`program`,
   // resolved on PATH like execvp) for families that look in any file, and the files matching a
   // family's name patterns in `library_dirs`.
-  std::vector<std::string> prearm_candidates(const std::string& program, const std::vector<std::string>& library_dirs) const;
+  std::vector<std::string> prearm_candidates(const std::string& program,
+                                             const std::vector<std::string>& library_dirs) const;
 
   // Scans the processes whose scan is due.
   void tick(std::uint64_t now_ns);

@@ -17,8 +17,8 @@ struct UprobeRequest {
   std::string family;   // the BPF object holding the program (UprobeFamily::name)
   std::string program;  // the program's name in bpf/<family>.bpf.c
   bool retprobe = false;
-  std::uint32_t pid = 0;  // the probe fires in this process only
-  std::string path;       // the file, as the kernel should open it (/proc/PID/root/..., map_files)
+  std::uint32_t pid = 0;               // the probe fires in this process only
+  std::string path;                    // the file, as the kernel should open it (/proc/PID/root/..., map_files)
   std::vector<std::uint64_t> offsets;  // file offsets of the functions' first instructions
   std::vector<std::uint64_t> cookies;  // one per offset
 };

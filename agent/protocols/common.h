@@ -68,6 +68,9 @@ struct TlsSession {
   std::string cipher;            // tls.cipher: IANA name
   std::string server_name;       // tls.client.server_name: SNI
   std::string next_protocol;     // tls.next_protocol: ALPN chosen ("h2"), where visible
+  // The plaintext was tied to this socket by matching its lengths with the socket's records (a
+  // memory-BIO library: no socket syscall inside the TLS call), not by a syscall or SSL_set_fd.
+  bool bound_by_length = false;
 };
 
 // The connection a record came from.

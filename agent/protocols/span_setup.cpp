@@ -43,6 +43,7 @@ void add_tls_attributes(std::vector<trace::Attribute>& a, const ConnectionInfo& 
   if (!tls->cipher.empty()) a.push_back({"tls.cipher", tls->cipher});
   if (!tls->server_name.empty()) a.push_back({"tls.client.server_name", tls->server_name});
   if (!tls->next_protocol.empty()) a.push_back({"tls.next_protocol", tls->next_protocol});
+  if (tls->bound_by_length) a.push_back({"zerotrace.tls.bound_by", std::string("record_length")});
 }
 
 std::pair<std::string, int> add_endpoint_attributes(std::vector<trace::Attribute>& a, const SpanInput& in,
