@@ -347,3 +347,118 @@ TEST(Tls, AnUntracedProcessMappingTheSameLibsslHasNoBreakpoints) {
 
 }  // namespace
 }  // namespace zt::e2e
+
+namespace zt::e2e {
+namespace {
+
+// tests/workloads/chain_service.js over TLS: Node's OpenSSL is linked into the node binary and
+// runs on memory BIOs, so no socket syscall happens inside a TLS call; the agent binds each SSL
+// object to its socket by matching plaintext lengths with the socket's record lengths.
+std::vector<std::string> node_service(const std::string& name, const std::vector<std::string>& extra) {
+  std::vector<std::string> argv{"node", workload("chain_service.js"), "--name", name};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
+
+TEST(Tls, NodeHttpsServerIsBoundByRecordLengths) {
+  ZT_REQUIRE_ROOT();
+  const Certificate cert;
+  ReadyServer server(node_service("leaf", {"--cert", cert.cert, "--key", cert.key}));
+  Agent agent = Agent::attach({server.pid()});
+  const auto curl = run_to_completion({"curl", "-sS", "--cacert", cert.cert, https_url(server.port(), "/work"), "-o",
+                                       "/dev/null", https_url(server.port(), "/nothing"), "-o", "/dev/null",
+                                       https_url(server.port(), "/work"), "-o", "/dev/null"});
+  ASSERT_EQ(curl.status, 0) << curl.err;
+  ASSERT_TRUE(agent.wait_for_spans(3)) << agent.log();
+  const auto spans = sorted_by_start(agent.stop());
+  ASSERT_EQ(spans.size(), 3u) << agent.log();
+  const std::vector<std::pair<std::string, int>> want{{"/work", 200}, {"/nothing", 404}, {"/work", 200}};
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(spans[i]["kind"], "SERVER");
+    EXPECT_EQ(attr(spans[i], "url.path"), want[i].first);
+    EXPECT_EQ(attr(spans[i], "http.response.status_code"), want[i].second);
+    EXPECT_EQ(attr(spans[i], "url.scheme"), "https");
+    EXPECT_EQ(attr(spans[i], "server.port"), server.port());
+    EXPECT_EQ(attr(spans[i], "tls.protocol.version"), "1.3");
+    EXPECT_EQ(attr(spans[i], "zerotrace.tls.bound_by"), "record_length");
+  }
+  const auto stats = agent.stats();
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->get("kernel.tls_bound_syscall"), 0u) << "node's TLS makes no socket syscall inside a TLS call";
+  EXPECT_EQ(stats->get("tls.bound_by_length"), 1u);
+  EXPECT_EQ(stats->get("tls.length_contradictions"), 0u);
+}
+
+// The shape OBI #2998 got wrong: one Node thread serves plain HTTP inbound and calls an HTTPS
+// upstream for each request. The upstream's plaintext must land on the upstream's socket (a
+// CLIENT span to the upstream's port, child of the inbound SERVER span), never on the inbound one.
+TEST(Tls, NodeServiceCallingAnHttpsUpstreamKeepsTheConnectionsApart) {
+  ZT_REQUIRE_ROOT();
+  const Certificate cert;
+  ReadyServer upstream(node_service("upstream", {"--cert", cert.cert, "--key", cert.key}));
+  ReadyServer front(node_service("front", {"--next", https_url(upstream.port(), ""), "--ca", cert.cert}));
+  Agent agent = Agent::attach({front.pid()});
+  for (int i = 0; i < 3; ++i) {
+    const auto curl = run_to_completion({"curl", "-sS", "http://127.0.0.1:" + std::to_string(front.port()) + "/work"});
+    ASSERT_EQ(curl.status, 0) << curl.err;
+    ASSERT_EQ(curl.out, "front > upstream");
+  }
+  ASSERT_TRUE(agent.wait_for_spans(6)) << agent.log();
+  const auto spans = agent.stop();
+  const auto servers = of_kind(spans, "SERVER");
+  const auto clients = of_kind(spans, "CLIENT");
+  ASSERT_EQ(servers.size(), 3u) << agent.log();
+  ASSERT_EQ(clients.size(), 3u) << agent.log();
+  std::set<std::string> server_ids;
+  for (const auto& s : servers) {
+    EXPECT_EQ(attr(s, "url.scheme"), "http");
+    EXPECT_EQ(attr(s, "server.port"), front.port());
+    EXPECT_TRUE(attr(s, "tls.protocol.name").is_null());
+    server_ids.insert(s["span_id"].get<std::string>());
+  }
+  for (const auto& c : clients) {
+    EXPECT_EQ(attr(c, "url.full"), https_url(upstream.port(), "/work"));
+    EXPECT_EQ(attr(c, "server.port"), upstream.port());
+    EXPECT_EQ(attr(c, "http.response.status_code"), 200);
+    EXPECT_EQ(attr(c, "zerotrace.tls.bound_by"), "record_length");
+    EXPECT_TRUE(server_ids.contains(c.value("parent_span_id", ""))) << "the call is the inbound request's child";
+  }
+}
+
+TEST(Tls, PythonAsyncioClientIsBoundByRecordLengths) {
+  ZT_REQUIRE_ROOT();
+  const Certificate cert;
+  ReadyServer server(https_python(cert));
+  // asyncio's SSL transport runs OpenSSL over memory BIOs (SSLObject): no syscall inside a call.
+  const std::string script =
+      "import asyncio, ssl, sys\n"
+      "async def main(port, ca):\n"
+      "    ctx = ssl.create_default_context(cafile=ca)\n"
+      "    reader, writer = await asyncio.open_connection('127.0.0.1', port, ssl=ctx)\n"
+      "    for path in ('/users/1', '/users/2', '/nothing'):\n"
+      "        writer.write(f'GET {path} HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n\\r\\n'.encode())\n"
+      "        await writer.drain()\n"
+      "        head = await reader.readuntil(b'\\r\\n\\r\\n')\n"
+      "        length = int([l for l in head.split(b'\\r\\n') if l.lower().startswith(b'content-length')][0].split(b':')[1])\n"
+      "        await reader.readexactly(length)\n"
+      "        print(head.split(b' ')[1].decode(), path, flush=True)\n"
+      "    writer.close()\n"
+      "    await writer.wait_closed()\n"
+      "asyncio.run(main(int(sys.argv[1]), sys.argv[2]))\n";
+  Agent agent = Agent::exec({python3(), "-c", script, std::to_string(server.port()), cert.cert});
+  const auto spans = agent.wait_exit();
+  ASSERT_EQ(agent.exit_status(), 0) << agent.log();
+  const auto clients = sorted_by_start(of_kind(spans, "CLIENT"));
+  ASSERT_EQ(clients.size(), 3u) << agent.log();
+  const std::vector<std::pair<std::string, int>> want{{"/users/1", 200}, {"/users/2", 200}, {"/nothing", 404}};
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(attr(clients[i], "url.full"), https_url(server.port(), want[i].first));
+    EXPECT_EQ(attr(clients[i], "http.response.status_code"), want[i].second);
+    EXPECT_EQ(attr(clients[i], "zerotrace.tls.bound_by"), "record_length");
+  }
+}
+
+}  // namespace
+}  // namespace zt::e2e
