@@ -119,7 +119,7 @@ TEST(ParseConfig, RejectsBadOutputsAndLogLevels) {
 TEST(ParseConfig, RejectsUnknownAndDuplicateKeys) {
   EXPECT_EQ(error_of("selct: []"),
             "zerotrace.yaml: selct: unknown key; accepted keys are select, capture_bytes, outputs, log_level, otlp, "
-            "assembly_wait_ms, cuda, kernel_control");
+            "assembly_wait_ms, cuda, kernel_control, tls");
   EXPECT_EQ(error_of("log_level: info\nlog_level: debug\n"), "zerotrace.yaml: log_level: duplicate key");
 }
 
@@ -132,9 +132,9 @@ TEST(ParseConfig, KernelControlIsOnByDefaultAndABoolean) {
 
 TEST(ParseConfig, RejectsADocumentThatIsNotAMapping) {
   EXPECT_EQ(error_of("- a\n- b\n"),
-            "zerotrace.yaml: expected a mapping of settings (select, capture_bytes, outputs, log_level, otlp, assembly_wait_ms, cuda, kernel_control), got a list");
+            "zerotrace.yaml: expected a mapping of settings (select, capture_bytes, outputs, log_level, otlp, assembly_wait_ms, cuda, kernel_control, tls), got a list");
   EXPECT_EQ(error_of("just text"),
-            "zerotrace.yaml: expected a mapping of settings (select, capture_bytes, outputs, log_level, otlp, assembly_wait_ms, cuda, kernel_control), got \"just "
+            "zerotrace.yaml: expected a mapping of settings (select, capture_bytes, outputs, log_level, otlp, assembly_wait_ms, cuda, kernel_control, tls), got \"just "
             "text\"");
 }
 
@@ -215,6 +215,19 @@ TEST(ConfigOtlp, UnknownKeysAndBadShapesAreNamed) {
   EXPECT_NE(config.error().message.find("otlp.batch.max_queue_size"), std::string::npos) << config.error().message;
   config = parse_config("otlp: [1, 2]\n", "f.yaml");
   ASSERT_FALSE(config.ok());
+}
+
+TEST(ParseConfig, TlsSectionTurnsCaptureAndInternalSitesOnAndOff) {
+  const auto defaults = parse_config("capture_bytes: 64", "f");
+  EXPECT_TRUE(defaults->tls.enabled);
+  EXPECT_TRUE(defaults->tls.internal_sites);
+  const auto off = parse_config("tls:\n  enabled: false\n  internal_sites: false\n", "f");
+  EXPECT_FALSE(off->tls.enabled);
+  EXPECT_FALSE(off->tls.internal_sites);
+  EXPECT_EQ(error_of("tls: yes"), "zerotrace.yaml: tls: expected a mapping (enabled, internal_sites), got \"yes\"");
+  EXPECT_EQ(error_of("tls:\n  sites: 3\n"),
+            "zerotrace.yaml: tls.sites: unknown key; accepted keys are enabled, internal_sites");
+  EXPECT_EQ(error_of("tls:\n  enabled: maybe\n"), R"(zerotrace.yaml: tls.enabled: expected true or false, got "maybe")");
 }
 
 }  // namespace

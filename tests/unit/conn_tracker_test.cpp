@@ -7,8 +7,13 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/text.h"
 
 namespace zt::pipeline {
 namespace {
@@ -151,7 +156,7 @@ TEST_F(ConnTrackerTest, AFirstCallTooShortToRecogniseIsJoinedToTheNext) {
 
 TEST_F(ConnTrackerTest, NonHttpTrafficIsDeclaredUnsupportedAndThenIgnored) {
   open(1, 100, ZT_ROLE_SERVER);
-  for (int i = 0; i < 8; ++i) data(1, 100, ZT_DIR_INGRESS, std::string("\x16\x03\x01\x02\x00", 5), i * kMs);
+  for (int i = 0; i < 8; ++i) data(1, 100, ZT_DIR_INGRESS, std::string("SSH-2.0-OpenSSH_9.2\r\n"), i * kMs);
   EXPECT_EQ(tracker_.stats().connections_unsupported, 1u);
   data(1, 100, ZT_DIR_INGRESS, kRequest, 20 * kMs);
   data(1, 100, ZT_DIR_EGRESS, kResponse, 21 * kMs);
@@ -244,7 +249,7 @@ class KernelControlTest : public ConnTrackerTest {
 
 TEST_F(KernelControlTest, AnUnsupportedConnectionIsDisabledInTheKernelOnce) {
   open(1, 100, ZT_ROLE_SERVER);
-  for (int i = 0; i < 12; ++i) data(1, 100, ZT_DIR_INGRESS, std::string("\x16\x03\x01\x02\x00", 5), i * kMs);
+  for (int i = 0; i < 12; ++i) data(1, 100, ZT_DIR_INGRESS, std::string("SSH-2.0-OpenSSH_9.2\r\n"), i * kMs);
   EXPECT_EQ(control_.disabled, std::vector<std::uint64_t>{1});
   EXPECT_TRUE(control_.skips.empty());
 }
@@ -342,6 +347,101 @@ TEST_F(BoundedConnTrackerTest, AtTheCapTheLeastRecentlyActiveConnectionGoes) {
   ASSERT_EQ(emitted_.size(), 1u);
   EXPECT_EQ(emitted_[0].info.conn_id, 1u);
   EXPECT_EQ(emitted_[0].cause, FlushCause::Evicted);
+}
+
+// ---- TLS: ciphertext on the socket, plaintext from the TLS probes as a stream of its own --------
+
+namespace tls_fixture {
+
+struct Recorded {
+  std::uint8_t dir;
+  std::string data;
+};
+
+// The socket bytes of a TLS 1.3 handshake (tests/fixtures/tls/tls13.json, recorded client side:
+// SNI example.test, ALPN h2 chosen; see its README).
+std::vector<Recorded> handshake() {
+  std::ifstream in(std::string(ZT_FIXTURES_DIR) + "/tls/tls13.json");
+  const auto fixture = nlohmann::json::parse(in);
+  std::vector<Recorded> out;
+  for (const auto& chunk : fixture.at("chunks")) {
+    if (chunk.contains("plaintext")) break;  // application data from here
+    out.push_back({static_cast<std::uint8_t>(chunk.at("dir") == "ingress" ? ZT_DIR_INGRESS : ZT_DIR_EGRESS),
+                   text::base64_decode(chunk.at("data_b64").get<std::string>()).value()});
+  }
+  return out;
+}
+
+}  // namespace tls_fixture
+
+TEST_F(KernelControlTest, ATlsHandshakeMakesTheSocketTlsNotUnsupportedAndItsPlaintextGivesHttpsRecords) {
+  open(1, 100, ZT_ROLE_CLIENT);
+  std::uint64_t ts = 1 * kMs;
+  for (const auto& chunk : tls_fixture::handshake()) data(1, 100, chunk.dir, chunk.data, ts += kMs, ZT_ROLE_CLIENT);
+  EXPECT_EQ(tracker_.stats().tls_connections, 1u);
+  EXPECT_EQ(tracker_.stats().connections_unsupported, 0u);
+  EXPECT_TRUE(control_.disabled.empty()) << "the ciphertext is kept while no plaintext came";
+
+  const std::uint64_t cipher_ingress_end = positions_[{1, ZT_DIR_INGRESS}];
+  // The plaintext of the TLS calls: positions of its own stream, flagged by the kernel.
+  const auto flags = ZT_DATA_F_TLS | ZT_DATA_F_TLS_PLAINTEXT;
+  const std::string request = "GET /secure HTTP/1.1\r\nHost: example.test\r\n\r\n";
+  data(1, 100, ZT_DIR_EGRESS, request, 20 * kMs, ZT_ROLE_CLIENT, flags, 0);
+  data(1, 100, ZT_DIR_INGRESS, kResponse, 21 * kMs, ZT_ROLE_CLIENT, flags, 0);
+  ASSERT_EQ(emitted_.size(), 1u);
+  const auto& e = emitted_[0];
+  EXPECT_EQ(e.exchange.request.target, "/secure");
+  EXPECT_EQ(e.info.conn_id, 1u) << "the socket's id, for pairing and propagation";
+  EXPECT_TRUE(e.info.tls);
+  ASSERT_TRUE(e.info.tls_session);
+  EXPECT_EQ(e.info.tls_session->protocol_version, "1.3");
+  EXPECT_EQ(e.info.tls_session->server_name, "example.test");
+  EXPECT_EQ(e.info.tls_session->cipher, "TLS_AES_256_GCM_SHA384");
+  EXPECT_EQ(tracker_.stats().tls_plaintext_streams, 1u);
+
+  // Once plaintext flows and the handshake is read, the socket's ciphertext is no longer copied.
+  data(1, 100, ZT_DIR_INGRESS, std::string("\x17\x03\x03\x00\x13", 5) + std::string(0x13, 'c'), 22 * kMs,
+       ZT_ROLE_CLIENT, ZT_DATA_F_TLS, cipher_ingress_end);
+  EXPECT_EQ(control_.disabled, std::vector<std::uint64_t>{1});
+  close(1, 100, 30 * kMs);
+  EXPECT_EQ(tracker_.live_connections(), 0u) << "the plaintext stream closes with its socket";
+  EXPECT_EQ(tracker_.stats().tls_without_plaintext, 0u);
+}
+
+TEST_F(ConnTrackerTest, CiphertextIsNeverParsedEvenWhenATlsCallFlagsTheSocketMidstream) {
+  open(1, 100, ZT_ROLE_SERVER);
+  // Bytes that would parse as HTTP if they were not known to be ciphertext.
+  data(1, 100, ZT_DIR_INGRESS, kRequest, 1 * kMs, ZT_ROLE_SERVER, ZT_DATA_F_TLS);
+  data(1, 100, ZT_DIR_EGRESS, kResponse, 2 * kMs, ZT_ROLE_SERVER, ZT_DATA_F_TLS);
+  EXPECT_TRUE(emitted_.empty());
+  close(1, 100, 3 * kMs);
+  EXPECT_EQ(tracker_.stats().tls_without_plaintext, 1u);
+}
+
+TEST_F(ConnTrackerTest, PlaintextBoundInUserspaceComesBeforeTheKernelsPositions) {
+  open(1, 100, ZT_ROLE_SERVER);
+  std::uint64_t ts = 1 * kMs;
+  for (const auto& chunk : tls_fixture::handshake()) {
+    // The fixture was recorded client side: as the server, each direction is the other one.
+    data(1, 100, chunk.dir == ZT_DIR_INGRESS ? ZT_DIR_EGRESS : ZT_DIR_INGRESS, chunk.data, ts += kMs);
+  }
+  const std::string first = "GET /one HTTP/1.1\r\nHost: a\r\n\r\n";
+  // Held by the binder, then delivered once the SSL object was bound by record lengths.
+  tracker_.on_tls_plaintext(1, protocols::Direction::Ingress, 100, 10 * kMs, 10 * kMs, first.size(), first, 0,
+                            10 * kMs);
+  tracker_.on_tls_plaintext(1, protocols::Direction::Egress, 100, 11 * kMs, 11 * kMs, kResponse.size(), kResponse, 0,
+                            11 * kMs);
+  ASSERT_EQ(emitted_.size(), 1u);
+  ASSERT_TRUE(emitted_[0].info.tls_session);
+  EXPECT_TRUE(emitted_[0].info.tls_session->bound_by_length);
+  // Later calls are tied in the kernel, whose plaintext positions start at 0.
+  const auto flags = ZT_DATA_F_TLS | ZT_DATA_F_TLS_PLAINTEXT;
+  const std::string second = "GET /two HTTP/1.1\r\nHost: a\r\n\r\n";
+  data(1, 100, ZT_DIR_INGRESS, second, 12 * kMs, ZT_ROLE_SERVER, flags, 0);
+  data(1, 100, ZT_DIR_EGRESS, kResponse, 13 * kMs, ZT_ROLE_SERVER, flags, 0);
+  ASSERT_EQ(emitted_.size(), 2u);
+  EXPECT_EQ(emitted_[1].exchange.request.target, "/two");
+  EXPECT_EQ(tracker_.stats().gaps, 0u);
 }
 
 }  // namespace
