@@ -53,6 +53,12 @@ std::string libelf_error() {
   return m ? m : "unknown libelf error";
 }
 
+FileIdentity identity_of(const struct stat& st) {
+  return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+          static_cast<std::uint64_t>(st.st_size),
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
 // Owns a libelf handle for the duration of one parse.
 struct ElfCloser {
   Elf* elf = nullptr;
@@ -201,6 +207,8 @@ struct ElfFile::Parser {
   std::unordered_map<std::uint16_t, std::string> versions;
   // Reads raw bytes before libelf is involved; false when they are not all there.
   std::function<bool(std::uint64_t offset, char* out, std::size_t size)> read_raw;
+  // Of the file opened by path, for read_code's check that it is still the same file.
+  std::optional<FileIdentity> identity;
 
   Error fail(const std::string& what) const { return make_error(name + ": " + what); }
 
@@ -423,6 +431,7 @@ struct ElfFile::Parser {
     if (!gelf_getehdr(elf, &eh)) return fail("cannot read the ELF header: " + libelf_error());
     if (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) return fail("ELF type " + std::to_string(eh.e_type) + " is not an executable or shared object");
     f.elf_type_ = eh.e_type;
+    f.machine_ = eh.e_machine;
 
     std::size_t phnum = 0;
     if (elf_getphdrnum(elf, &phnum) != 0) return fail("cannot read the program header count: " + libelf_error());
@@ -499,6 +508,19 @@ Result<std::shared_ptr<const ElfFile>> ElfFile::open_memory(std::string bytes, s
   p.elf = closer.elf;
   if (auto ok = p.parse(*f); !ok) return ok.error();
   f->index();
+  // read_code has no file to go back to: keep the bytes of the executable segments, one span from
+  // the lowest to the highest (overlapping segments of a hostile file cost no more than the file).
+  std::uint64_t lo = bytes.size();
+  std::uint64_t hi = 0;
+  for (const auto& seg : f->segments_) {
+    if (!(seg.flags & PF_X) || seg.offset >= bytes.size() || seg.filesz == 0) continue;
+    lo = std::min(lo, seg.offset);
+    hi = std::max(hi, seg.offset + std::min<std::uint64_t>(seg.filesz, bytes.size() - seg.offset));
+  }
+  if (lo < hi) {
+    f->code_offset_ = lo;
+    f->code_ = bytes.substr(lo, hi - lo);
+  }
   return std::shared_ptr<const ElfFile>(std::move(f));
 }
 
@@ -516,6 +538,7 @@ Result<void> begin_file(const std::string& path, ElfFile::Parser& p, UniqueFd& f
   if (::fstat(fd.get(), &st) != 0) return p.fail(std::string("cannot stat: ") + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) return p.fail("not a regular file");
   p.file_size = static_cast<std::uint64_t>(st.st_size);
+  p.identity = identity_of(st);
   p.read_raw = [f = fd.get()](std::uint64_t offset, char* out, std::size_t size) {
     return ::pread(f, out, size, static_cast<off_t>(offset)) == static_cast<ssize_t>(size);
   };
@@ -546,6 +569,7 @@ Result<std::shared_ptr<const ElfFile>> ElfFile::open(const std::string& path, co
   ElfCloser elf;
   if (auto ok = begin_file(path, p, fd, elf); !ok) return ok.error();
   if (auto ok = p.parse(*f); !ok) return ok.error();
+  f->identity_ = p.identity;
 
   // A stripped file: the symbols of its separate debug file, found by build-id, if installed.
   if (!f->has_symtab_ && f->build_id_.size() > 2 && !debug_root.empty()) {
@@ -567,6 +591,18 @@ Result<std::shared_ptr<const ElfFile>> ElfFile::open(const std::string& path, co
   }
   f->index();
   return std::shared_ptr<const ElfFile>(std::move(f));
+}
+
+std::optional<FileIdentity> file_identity(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return std::nullopt;
+  return identity_of(st);
+}
+
+std::optional<FileIdentity> file_identity(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return identity_of(st);
 }
 
 void ElfFile::index() {
@@ -647,6 +683,40 @@ std::optional<std::uint64_t> ElfFile::vaddr_to_offset(std::uint64_t vaddr) const
     if (vaddr >= seg.vaddr && vaddr - seg.vaddr < seg.filesz) return seg.offset + (vaddr - seg.vaddr);
   }
   return std::nullopt;
+}
+
+std::optional<std::vector<std::uint8_t>> ElfFile::read_code(std::uint64_t vaddr, std::size_t n) const {
+  const Segment* seg = nullptr;
+  for (const auto& s : segments_) {
+    if ((s.flags & PF_X) && vaddr >= s.vaddr && vaddr - s.vaddr < s.filesz) {
+      seg = &s;
+      break;
+    }
+  }
+  if (!seg) return std::nullopt;
+  const std::uint64_t delta = vaddr - seg->vaddr;
+  if (seg->offset > std::numeric_limits<std::uint64_t>::max() - delta) return std::nullopt;
+  const std::uint64_t offset = seg->offset + delta;
+  n = static_cast<std::size_t>(std::min<std::uint64_t>({n, kMaxCodeRead, seg->filesz - delta}));
+
+  std::vector<std::uint8_t> out;
+  if (!identity_) {  // opened from memory
+    if (offset < code_offset_ || offset - code_offset_ >= code_.size()) return std::nullopt;
+    const std::uint64_t at = offset - code_offset_;
+    const auto* begin = reinterpret_cast<const std::uint8_t*>(code_.data()) + at;
+    out.assign(begin, begin + std::min<std::uint64_t>(n, code_.size() - at));
+    return out;
+  }
+  // Opened by path: the same file still, or these bytes would describe another program.
+  UniqueFd fd(::open(name_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  if (file_identity(fd.get()) != identity_) return std::nullopt;
+  if (offset >= identity_->size) return std::nullopt;
+  out.resize(n);
+  const ssize_t got = ::pread(fd.get(), out.data(), n, static_cast<off_t>(offset));
+  if (got < 0) return std::nullopt;
+  out.resize(static_cast<std::size_t>(got));
+  return out;
 }
 
 std::optional<std::uint64_t> ElfFile::offset_to_vaddr(std::uint64_t file_offset) const {

@@ -1,6 +1,7 @@
 // Symbols of one ELF file (executable, shared object or separate debug file), read with libelf.
 // Everything is parsed at open and copied out: an ElfFile holds no file descriptor, no mapping and
-// no libelf handle, so it can be shared freely (SymbolCache) and outlives the file.
+// no libelf handle, so it can be shared freely (SymbolCache) and outlives the file. The one thing
+// read later, machine code for choosing probe sites (read_code), is read by opening the file again.
 #pragma once
 
 #include <cstdint>
@@ -35,9 +36,23 @@ struct Segment {
   std::uint32_t flags = 0;  // PF_X, PF_W, PF_R
 };
 
+// What stat() says identifies a file's contents: equal values, the same bytes (as far as anyone
+// can tell without reading them). A rewritten file has a new size or mtime.
+struct FileIdentity {
+  std::uint64_t dev = 0;
+  std::uint64_t inode = 0;
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  bool operator==(const FileIdentity&) const = default;
+};
+// Of an open descriptor, or of a path (following links); nullopt with errno set when stat fails.
+std::optional<FileIdentity> file_identity(int fd);
+std::optional<FileIdentity> file_identity(const std::string& path);
+
 // Limits against hostile files; a file beyond them is refused with an Error.
 inline constexpr std::uint64_t kMaxSymbols = 16u << 20;                  // per file, all tables
 inline constexpr std::uint64_t kMaxDecompressedSection = 256ull << 20;  // SHF_COMPRESSED sections
+inline constexpr std::size_t kMaxCodeRead = 4096;                       // bytes per read_code
 
 class ElfFile {
  public:
@@ -56,6 +71,8 @@ class ElfFile {
   const std::string& name() const { return name_; }
   // Hex of the NT_GNU_BUILD_ID note, empty when there is none.
   const std::string& build_id() const { return build_id_; }
+  // e_machine: EM_X86_64 (62), EM_AARCH64 (183), ...
+  std::uint16_t machine() const { return machine_; }
   // ET_DYN: PIE executable or shared object, loaded at a bias; ET_EXEC: fixed addresses.
   bool is_dyn() const { return elf_type_ == kTypeDyn; }
   std::uint16_t elf_type() const { return elf_type_; }
@@ -83,6 +100,13 @@ class ElfFile {
   // The file offset of a symbol, what a uprobe attaches to.
   std::optional<std::uint64_t> file_offset(const Symbol& symbol) const { return vaddr_to_offset(symbol.address); }
 
+  // Machine code at `vaddr`, from the file-backed part of an executable (PF_X) PT_LOAD segment: `n`
+  // bytes, fewer where the segment or the file ends first, at most kMaxCodeRead. nullopt when
+  // `vaddr` is in no such segment, or the bytes cannot be read: a file opened by path is opened
+  // again for each call and must still be the file that was parsed (same FileIdentity); a file
+  // opened from memory keeps a copy of its executable segments' bytes for this.
+  std::optional<std::vector<std::uint8_t>> read_code(std::uint64_t vaddr, std::size_t n) const;
+
  private:
   static constexpr std::uint16_t kTypeDyn = 3;  // ET_DYN, without <elf.h> in this header
 
@@ -93,6 +117,13 @@ class ElfFile {
   std::string build_id_;
   std::string debug_file_;
   std::uint16_t elf_type_ = 0;
+  std::uint16_t machine_ = 0;
+  // Where read_code finds the bytes: the file by path, checked against its identity at open, or
+  // (open_memory) a copy of the file's bytes [code_offset_, code_offset_ + code_.size()), the
+  // span of its executable segments.
+  std::optional<FileIdentity> identity_;
+  std::uint64_t code_offset_ = 0;
+  std::string code_;
   bool has_symtab_ = false;
   std::vector<Segment> segments_;
   std::vector<Symbol> symbols_;

@@ -1,7 +1,5 @@
 #include "symbols/symbol_cache.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -21,14 +19,12 @@ void SymbolCache::insert_front(Entry entry) {
 }
 
 Result<std::shared_ptr<const ElfFile>> SymbolCache::get(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
+  const auto identity = file_identity(path);
+  if (!identity) {
     ++stats_.errors;
     return make_error(path + ": cannot stat: " + std::strerror(errno));
   }
-  const FileKey key{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
-                    static_cast<std::uint64_t>(st.st_size),
-                    static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+  const FileIdentity& key = *identity;
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
     if (std::find(it->keys.begin(), it->keys.end(), key) != it->keys.end()) {
       ++stats_.hits;

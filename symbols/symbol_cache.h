@@ -33,13 +33,8 @@ class SymbolCache {
   std::size_t size() const { return entries_.size(); }
 
  private:
-  struct FileKey {
-    std::uint64_t dev, inode, size;
-    std::int64_t mtime_ns;
-    bool operator==(const FileKey&) const = default;
-  };
   struct Entry {
-    std::vector<FileKey> keys;  // every file seen with this content
+    std::vector<FileIdentity> keys;  // every file seen with this content
     std::shared_ptr<const ElfFile> elf;
   };
 

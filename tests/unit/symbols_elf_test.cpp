@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -204,6 +205,54 @@ TEST_F(ElfLoadedLibraryTest, FunctionsObjectsAndLocals) {
   EXPECT_EQ(::dlsym(handle_, "zt_lib_local"), nullptr);
   // .symtab and .dynsym both list zt_lib_func: one entry.
   EXPECT_EQ(elf_->find_all("zt_lib_func").size(), 1u);
+}
+
+// read_code gives the bytes the loader mapped, whether the file was opened by path or from memory,
+// and nothing outside the executable segment.
+TEST_F(ElfLoadedLibraryTest, ReadCodeIsWhatTheLoaderMapped) {
+  const auto func = elf_->find_function("zt_lib_func");
+  ASSERT_TRUE(func);
+  const auto code = elf_->read_code(func->address, 32);
+  ASSERT_TRUE(code);
+  ASSERT_GE(code->size(), 8u);  // the function is near the end of the small library's text
+  ASSERT_LE(code->size(), 32u);
+  const auto* loaded = static_cast<const std::uint8_t*>(::dlsym(handle_, "zt_lib_func"));
+  ASSERT_NE(loaded, nullptr);
+  EXPECT_EQ(std::memcmp(code->data(), loaded, code->size()), 0);
+  auto copy = ElfFile::open_memory(read_file(ZT_ELF_VERSIONED), "copy");
+  ASSERT_TRUE(copy.ok());
+  EXPECT_EQ(copy.value()->read_code(func->address, 32), code);
+
+  const auto data = elf_->find_all("zt_lib_data");
+  ASSERT_EQ(data.size(), 1u);
+  EXPECT_FALSE(elf_->read_code(data[0].address, 4));  // data, not code
+  EXPECT_FALSE(copy.value()->read_code(data[0].address, 4));
+  EXPECT_FALSE(elf_->read_code(0xffffffffffffff00ull, 4));
+
+  const auto text = std::find_if(elf_->segments().begin(), elf_->segments().end(),
+                                 [](const Segment& s) { return (s.flags & PF_X) != 0; });
+  ASSERT_NE(text, elf_->segments().end());
+  EXPECT_EQ(elf_->read_code(text->vaddr, 1 << 20)->size(), std::min<std::uint64_t>(kMaxCodeRead, text->filesz));
+  const std::uint64_t end = text->vaddr + text->filesz;
+  EXPECT_EQ(elf_->read_code(end - 3, 16)->size(), 3u);  // cut at the segment's end
+  EXPECT_EQ(copy.value()->read_code(end - 3, 16), elf_->read_code(end - 3, 16));
+  EXPECT_FALSE(elf_->read_code(end, 1));
+  EXPECT_EQ(elf_->read_code(func->address, 0)->size(), 0u);
+}
+
+// A file opened by path is read again, and only while it is still the file that was parsed.
+TEST(ElfFileTest, ReadCodeOnlyFromTheFileParsed) {
+  const auto path = std::filesystem::temp_directory_path() / ("zt-read-code-" + std::to_string(::getpid()) + ".so");
+  std::filesystem::copy_file(ZT_ELF_VERSIONED, path, std::filesystem::copy_options::overwrite_existing);
+  auto f = must_open(path.string());
+  ASSERT_TRUE(f);
+  const auto func = f->find_function("zt_lib_func");
+  ASSERT_TRUE(func);
+  EXPECT_TRUE(f->read_code(func->address, 16));
+  std::ofstream(path, std::ios::app) << "x";  // rewritten: another size
+  EXPECT_FALSE(f->read_code(func->address, 16));
+  std::filesystem::remove(path);
+  EXPECT_FALSE(f->read_code(func->address, 16));
 }
 
 TEST(ElfFileTest, StrippedLibraryWithSeparateDebugFile) {
@@ -456,6 +505,13 @@ void check_damaged_open(std::string bytes, const std::string& name, OpenOutcomes
     ASSERT_NE(at, nullptr) << name << ": " << s.name << " at 0x" << std::hex << s.address;
     EXPECT_LE(at->address, s.address);
     EXPECT_TRUE(at->size == 0 ? at->address == s.address : s.address - at->address < at->size);
+    // Code is read from an executable segment only, and never more than asked.
+    if (const auto code = elf.read_code(s.address, 64)) {
+      EXPECT_LE(code->size(), 64u);
+      EXPECT_TRUE(std::any_of(elf.segments().begin(), elf.segments().end(), [&](const Segment& seg) {
+        return (seg.flags & PF_X) && s.address >= seg.vaddr && s.address - seg.vaddr < seg.filesz;
+      }));
+    }
   }
 }
 
