@@ -1,5 +1,11 @@
 #include "tls/tls_probes.h"
 
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+#include <set>
+
+#include "tls/tls_sites.h"
 #include "zerotrace/tls_abi.h"
 
 namespace zt::tls {
@@ -36,9 +42,30 @@ probes::UprobeFamily declared() {
 
 }  // namespace
 
+// The plan's sites as the attacher takes them: the spec of each site's call (its cookie and
+// programs). A read or write site where no return probe may go cannot give plaintext: left out.
+probes::FoundSites planned_sites(const probes::UprobeFamily& family, const symbols::ElfFile& elf) {
+  const TlsSitePlan plan = plan_tls_sites(elf);
+  probes::FoundSites found;
+  for (const auto& site : plan.sites) {
+    const auto spec = static_cast<std::size_t>(site.call) - 1;
+    if (spec >= family.probes.size()) continue;
+    if (!site.with_return && !family.probes[spec].return_program.empty()) continue;
+    found.sites.push_back(probes::UprobeSite{spec, site.symbol, site.file_offset});
+  }
+  // Why these sites, once per file (the plan is the same in every process mapping it).
+  static std::mutex mutex;
+  static std::set<std::string> explained;
+  const std::lock_guard lock(mutex);
+  if (!plan.sites.empty() && explained.insert(elf.build_id().empty() ? elf.name() : elf.build_id()).second) {
+    for (const auto& note : plan.notes) spdlog::debug("TLS probe sites in {}: {}", elf.name(), note);
+  }
+  return found;
+}
+
 probes::UprobeFamily probe_family(bool cheap_sites) {
   probes::UprobeFamily f = declared();
-  (void)cheap_sites;
+  if (cheap_sites) f.choose_sites = planned_sites;
   return f;
 }
 
