@@ -462,6 +462,13 @@ StatsSnapshot Agent::snapshot() const {
   s.set("tls.without_plaintext", t.tls_without_plaintext);
   s.set("tls.plaintext_orphaned", t.tls_plaintext_orphaned);
   if (tls_binder_) tls_binder_->report(s);
+  if (loader_->tls_enabled()) {
+    const auto sites = tls::site_counts();
+    s.set("tls.sites_internal", sites.internal);
+    s.set("tls.sites_exported", sites.exported);
+    s.set("tls.sites_emulated", sites.emulated);
+    s.set("tls.sites_single_stepped", sites.single_stepped);
+  }
   assembler_->report(s);
   const auto kafka = protocols::kafka::Catalog::instance().stats();
   s.set("kafka.requests", kafka.requests);

@@ -8,14 +8,15 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "agent.h"
 #include "core/version.h"
 #include "discovery/config.h"
 #include "loader/kernel_features.h"
+#include "tls/tls_probes.h"
 
 namespace {
 
@@ -48,15 +49,24 @@ int run_check() {
     if (!c.available && !c.consequence.empty()) std::printf("%-26s %-6s -> %s\n", "", "", c.consequence.c_str());
     fatal |= !c.available && c.required;
   }
-  std::printf("\n%s\n", fatal ? "zerotrace cannot capture on this host: see MISSING above."
-                              : "zerotrace can capture on this host (syscall tracepoints + uprobes; no kprobes needed).");
+  const std::string tls = zt::tls::describe_host_sites();
+  std::printf(
+      "\nTLS probe sites (uprobes on these in traced processes; an emulated instruction costs one trap, a\n"
+      "single-stepped one two: 3-4x more per call on VMs):\n%s",
+      tls.empty() ? "  no OpenSSL-compatible library or node found\n" : tls.c_str());
+  std::printf("\n%s\n", fatal
+                            ? "zerotrace cannot capture on this host: see MISSING above."
+                            : "zerotrace can capture on this host (syscall tracepoints + uprobes; no kprobes needed).");
   return fatal ? 1 : 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"zerotrace: OpenTelemetry spans from what services already do, with no change to them (HTTP/1.x, HTTP/2, gRPC, CUDA)", "zerotrace"};
+  CLI::App app{
+      "zerotrace: OpenTelemetry spans from what services already do, with no change to them (HTTP/1.x, HTTP/2, gRPC, "
+      "CUDA)",
+      "zerotrace"};
   app.require_subcommand(1);
   app.fallthrough();
   app.set_version_flag("--version", std::string(zt::kVersion));
@@ -87,7 +97,8 @@ int main(int argc, char** argv) {
     sub->add_option("-o,--output", outputs,
                     "Where spans go: console (default), console=FILE, jsonl=FILE, chrome=FILE (FILE - is stdout), "
                     "otlp, otlp=ENDPOINT, zipkin, zipkin=URL; repeatable");
-    sub->add_option("--capture-bytes", capture_bytes, "Payload prefix captured per syscall (power of two, 64..8192; default 4096)")
+    sub->add_option("--capture-bytes", capture_bytes,
+                    "Payload prefix captured per syscall (power of two, 64..8192; default 4096)")
         ->check(CLI::Range(64u, 8192u));
     sub->add_option("--assembly-wait", assembly_wait_ms,
                     "Milliseconds a span waits before export so that late same-node pairings apply (default 500)")
@@ -109,7 +120,8 @@ int main(int argc, char** argv) {
         ->check(CLI::NonNegativeNumber);
   };
 
-  auto* attach = app.add_subcommand("attach", "Trace running processes (all their threads and, by default, their children)");
+  auto* attach =
+      app.add_subcommand("attach", "Trace running processes (all their threads and, by default, their children)");
   attach->add_option("-p,--pid", pids, "Process id to trace (repeatable)")->required()->check(CLI::PositiveNumber);
   attach->add_flag("--no-children", no_children, "Do not trace child processes, existing or new");
   add_common(attach);
@@ -146,7 +158,8 @@ int main(int argc, char** argv) {
   // Flags take precedence over the config file.
   if (capture_bytes) {
     if (*capture_bytes & (*capture_bytes - 1)) {
-      std::fprintf(stderr, "zerotrace: --capture-bytes must be a power of two (64, 128, ... 8192), got %u\n", *capture_bytes);
+      std::fprintf(stderr, "zerotrace: --capture-bytes must be a power of two (64, 128, ... 8192), got %u\n",
+                   *capture_bytes);
       return 2;
     }
     config.capture_bytes = *capture_bytes;

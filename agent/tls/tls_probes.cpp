@@ -2,8 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <set>
+#include <sstream>
 
 #include "tls/tls_sites.h"
 #include "zerotrace/tls_abi.h"
@@ -40,7 +44,11 @@ probes::UprobeFamily declared() {
   return f;
 }
 
-}  // namespace
+std::atomic<std::uint64_t> g_internal{0}, g_exported{0}, g_emulated{0}, g_single_stepped{0};
+
+bool internal_call(zt_tls_call call) {
+  return call == ZT_TLS_INTERNAL_READ || call == ZT_TLS_INTERNAL_WRITE || call == ZT_TLS_INTERNAL_WRITE_FLAGS;
+}
 
 // The plan's sites as the attacher takes them: the spec of each site's call (its cookie and
 // programs). A read or write site where no return probe may go cannot give plaintext: left out.
@@ -52,6 +60,10 @@ probes::FoundSites planned_sites(const probes::UprobeFamily& family, const symbo
     if (spec >= family.probes.size()) continue;
     if (!site.with_return && !family.probes[spec].return_program.empty()) continue;
     found.sites.push_back(probes::UprobeSite{spec, site.symbol, site.file_offset});
+    if (site.call == ZT_TLS_SET_FD) continue;  // once per connection, not per call
+    (internal_call(site.call) ? g_internal : g_exported)++;
+    if (site.cost == symbols::x86::ProbeCost::Emulated || site.cost == symbols::x86::ProbeCost::Nop5) ++g_emulated;
+    if (site.cost == symbols::x86::ProbeCost::SingleStepped) ++g_single_stepped;
   }
   // Why these sites, once per file (the plan is the same in every process mapping it).
   static std::mutex mutex;
@@ -61,6 +73,56 @@ probes::FoundSites planned_sites(const probes::UprobeFamily& family, const symbo
     for (const auto& note : plan.notes) spdlog::debug("TLS probe sites in {}: {}", elf.name(), note);
   }
   return found;
+}
+
+}  // namespace
+
+TlsSiteCounts site_counts() {
+  return {g_internal.load(), g_exported.load(), g_emulated.load(), g_single_stepped.load()};
+}
+
+std::string describe_host_sites() {
+  std::vector<std::string> files;
+  std::set<std::string> seen;
+  const auto add = [&](const std::filesystem::path& path) {
+    std::error_code ec;
+    const auto real = std::filesystem::canonical(path, ec);
+    if (!ec && std::filesystem::is_regular_file(real, ec) && seen.insert(real.string()).second) files.push_back(real);
+  };
+  for (const char* dir : {"/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+                          "/usr/lib64", "/usr/lib", "/usr/local/lib"}) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      if (entry.path().filename().string().starts_with("libssl.so.")) add(entry.path());
+    }
+  }
+  if (const char* path = std::getenv("PATH")) {
+    std::stringstream dirs(path);
+    for (std::string dir; std::getline(dirs, dir, ':');) {
+      std::error_code ec;
+      if (std::filesystem::exists(std::filesystem::path(dir) / "node", ec)) {
+        add(std::filesystem::path(dir) / "node");
+        break;
+      }
+    }
+  }
+  std::ostringstream out;
+  for (const auto& file : files) {
+    auto elf = symbols::ElfFile::open(file);
+    if (!elf) {
+      out << "  " << file << ": not readable as ELF: " << elf.error().message << "\n";
+      continue;
+    }
+    const TlsSitePlan plan = plan_tls_sites(*elf.value());
+    if (plan.sites.empty()) continue;
+    out << "  " << file << "\n";
+    for (const auto& site : plan.sites) {
+      out << "    " << site.symbol << " at file offset 0x" << std::hex << site.file_offset << std::dec << ": "
+          << symbols::x86::to_string(site.cost) << (site.with_return ? ", entry and return" : ", entry") << "\n";
+    }
+    for (const auto& note : plan.notes) out << "      " << note << "\n";
+  }
+  return out.str();
 }
 
 probes::UprobeFamily probe_family(bool cheap_sites) {

@@ -24,10 +24,10 @@ struct Certificate {
   std::string key = (dir / "key.pem").string();
 
   Certificate() {
-    const auto made = run_to_completion({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                                         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
-                                         "-days", "2", "-subj", "/CN=localhost", "-addext",
-                                         "subjectAltName=DNS:localhost,IP:127.0.0.1"});
+    const auto made =
+        run_to_completion({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                           "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost", "-addext",
+                           "subjectAltName=DNS:localhost,IP:127.0.0.1"});
     if (made.status != 0) throw std::runtime_error("openssl req failed: " + made.err);
     // nginx's workers run unprivileged and read the files.
     chmod(dir.path().c_str(), 0755);
@@ -91,8 +91,9 @@ TEST(Tls, PythonHttpsServerGivesTheSpansOfItsPlaintextTwin) {
   const TimeWindow start{unix_now_ns()};
   const std::vector<std::string> paths{"/users/7", "/chunked", "/bytes/30000", "/error", "/nothing"};
 
-  Subprocess plain_client({python3(), workload("keepalive_client.py"), std::to_string(plain.port()), join(paths), "/users/1"},
-                          {.env = {}, .stdin_pipe = true});
+  Subprocess plain_client(
+      {python3(), workload("keepalive_client.py"), std::to_string(plain.port()), join(paths), "/users/1"},
+      {.env = {}, .stdin_pipe = true});
   Subprocess tls_client_process(tls_client(cert, tls.port(), paths, {"/users/1"}), {.env = {}, .stdin_pipe = true});
   for (Subprocess* c : {&plain_client, &tls_client_process}) {
     ASSERT_TRUE(c->wait_for_line(Stream::Out, "PHASE1 DONE")) << c->output(Stream::Err);
@@ -263,13 +264,14 @@ TEST(Tls, Http2OverTlsFromNghttpdToNghttpAndCurl) {
   TempDir www;
   std::ofstream(www / "index.html") << "h2 over tls\n";
   const std::uint16_t port = free_port();
-  Subprocess server({"nghttpd", "-d", www.path().string(), "--address=127.0.0.1", std::to_string(port), cert.key,
-                     cert.cert});
+  Subprocess server(
+      {"nghttpd", "-d", www.path().string(), "--address=127.0.0.1", std::to_string(port), cert.key, cert.cert});
   ASSERT_TRUE(wait_for_port(port)) << server.output(Stream::Err);
   Agent agent = Agent::attach({server.pid()});
   const auto nghttp = run_to_completion({"nghttp", "-n", https_url(port, "/index.html"), https_url(port, "/nope")});
   ASSERT_EQ(nghttp.status, 0) << nghttp.err;
-  const auto curl = run_to_completion({"curl", "-sS", "--http2", "--cacert", cert.cert, https_url(port, "/index.html")});
+  const auto curl =
+      run_to_completion({"curl", "-sS", "--http2", "--cacert", cert.cert, https_url(port, "/index.html")});
   ASSERT_EQ(curl.status, 0) << curl.err;
   ASSERT_TRUE(agent.wait_for_spans(3)) << agent.log();
   const auto spans = sorted_by_start(agent.stop());
@@ -339,8 +341,8 @@ TEST(Tls, AnUntracedProcessMappingTheSameLibsslHasNoBreakpoints) {
   EXPECT_GE(traced_differences, 2u);
   EXPECT_LE(traced_differences, 8u);
   for (const auto& [offset, bytes] : untraced_text) {
-    EXPECT_EQ(bytes, file_bytes(untraced_file, offset, bytes.size())) << "untraced libssl text changed at file offset "
-                                                                     << offset;
+    EXPECT_EQ(bytes, file_bytes(untraced_file, offset, bytes.size()))
+        << "untraced libssl text changed at file offset " << offset;
   }
   agent.stop();
 }
@@ -440,7 +442,8 @@ TEST(Tls, PythonAsyncioClientIsBoundByRecordLengths) {
       "        writer.write(f'GET {path} HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n\\r\\n'.encode())\n"
       "        await writer.drain()\n"
       "        head = await reader.readuntil(b'\\r\\n\\r\\n')\n"
-      "        length = int([l for l in head.split(b'\\r\\n') if l.lower().startswith(b'content-length')][0].split(b':')[1])\n"
+      "        length = int([l for l in head.split(b'\\r\\n') if "
+      "l.lower().startswith(b'content-length')][0].split(b':')[1])\n"
       "        await reader.readexactly(length)\n"
       "        print(head.split(b' ')[1].decode(), path, flush=True)\n"
       "    writer.close()\n"
@@ -458,6 +461,42 @@ TEST(Tls, PythonAsyncioClientIsBoundByRecordLengths) {
     EXPECT_EQ(attr(clients[i], "http.response.status_code"), want[i].second);
     EXPECT_EQ(attr(clients[i], "zerotrace.tls.bound_by"), "record_length");
   }
+}
+
+}  // namespace
+}  // namespace zt::e2e
+
+namespace zt::e2e {
+namespace {
+
+// `zerotrace check` shows where TLS would be probed on this host, and why; a traced process's
+// counters say which kind of site it got.
+TEST(Tls, CheckShowsTheProbeSitesAndTheAgentCountsThem) {
+  ZT_REQUIRE_ROOT();
+  const auto check = run_to_completion({agent_binary(), "check"});
+  ASSERT_EQ(check.status, 0) << check.err;
+  const auto at = check.out.find("/libssl.so.3\n");
+  ASSERT_NE(at, std::string::npos) << check.out;
+  // Debian's libssl3: the exported read/write wrappers start with a single-stepped `sub`, the
+  // internal functions they call with an emulated `push`.
+  EXPECT_NE(check.out.find("ssl_read_internal (via SSL_read, SSL_read_ex) at file offset", at), std::string::npos)
+      << check.out;
+  EXPECT_NE(check.out.find("ssl_write_internal (via SSL_write, SSL_write_ex) at file offset", at), std::string::npos);
+  EXPECT_NE(check.out.find("emulated, entry and return", at), std::string::npos);
+
+  const Certificate cert;
+  ReadyServer server(https_python(cert));
+  Agent agent = Agent::attach({server.pid()});
+  const auto curl = run_to_completion({"curl", "-sS", "--cacert", cert.cert, https_url(server.port(), "/users/1")});
+  ASSERT_EQ(curl.status, 0) << curl.err;
+  ASSERT_TRUE(agent.wait_for_spans(1)) << agent.log();
+  agent.stop();
+  const auto stats = agent.stats();
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->get("tls.sites_internal"), 2u);
+  EXPECT_EQ(stats->get("tls.sites_exported"), 0u);
+  EXPECT_EQ(stats->get("tls.sites_emulated"), 2u);
+  EXPECT_EQ(stats->get("tls.sites_single_stepped"), 0u);
 }
 
 }  // namespace

@@ -182,7 +182,7 @@ TEST_F(ConnTrackerTest, LostRecordsBecomeAGapAndParsingResumesAfterIt) {
   data(1, 100, ZT_DIR_INGRESS, kRequest, 3 * kMs, ZT_ROLE_SERVER, 0, kRequest.size() + 500);
   data(1, 100, ZT_DIR_EGRESS, kResponse, 4 * kMs, ZT_ROLE_SERVER, 0, kResponse.size() + 700);
   EXPECT_EQ(emitted_.size(), 1u);  // the later bytes wait for the missing ones
-  tracker_.tick(200 * kMs);         // long past the 50 ms wait
+  tracker_.tick(200 * kMs);        // long past the 50 ms wait
   ASSERT_EQ(emitted_.size(), 2u);
   EXPECT_EQ(emitted_[1].exchange.request.target, "/a");
   ASSERT_TRUE(emitted_[1].exchange.response);

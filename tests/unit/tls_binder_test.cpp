@@ -92,8 +92,8 @@ class TlsBinderTest : public ::testing::Test {
 };
 
 TEST_F(TlsBinderTest, AReadAndAWriteMatchingOneSocketBindTheObjectAndReplayItsCalls) {
-  sockets_[0].record(Direction::Ingress, 100, 1 * kMs);  // the request's record arrives...
-  sockets_[1].record(Direction::Ingress, 300, 1 * kMs);  // (another connection's, another size)
+  sockets_[0].record(Direction::Ingress, 100, 1 * kMs);      // the request's record arrives...
+  sockets_[1].record(Direction::Ingress, 300, 1 * kMs);      // (another connection's, another size)
   call(Direction::Ingress, 100, 2 * kMs, "GET / HTTP/1.1");  // ...and the read returns its plaintext
   EXPECT_TRUE(binds_.empty()) << "one match is not enough";
   EXPECT_TRUE(delivered_.empty()) << "held until bound";
