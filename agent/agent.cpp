@@ -286,6 +286,7 @@ void Agent::subscribe() {
       [this](const zt_data_event& ev, std::string_view payload) { tracker_->on_data(ev, payload, ev.hdr.ts_ns); });
   router_.on<zt_conn_event>(ZT_EV_CONN_OPEN, [this](const zt_conn_event& ev) {
     tracker_->on_conn_open(ev);
+    if (uprobes_) uprobes_->on_socket_activity(ev.hdr.pid);
     if (ev.role == ZT_ROLE_CLIENT) assembler_->on_connect(ev.hdr.tid, ev.conn_id, ev.hdr.ts_ns);
   });
   router_.on<zt_conn_event>(ZT_EV_CONN_CLOSE, [this](const zt_conn_event& ev) {
@@ -498,6 +499,7 @@ StatsSnapshot Agent::snapshot() const {
     s.set("probes.files_examined", u.files_examined);
     s.set("probes.files_unreadable", u.files_unreadable);
     s.set("probes.multi_fallbacks", u.multi_fallbacks);
+    s.set("probes.deferred", u.deferred);
     for (const auto& family : uprobes_->families()) {
       const auto& f = uprobes_->family_stats(family.name);
       const std::string p = "probes." + family.name + ".";

@@ -122,6 +122,7 @@ std::size_t UprobeAttacher::prearm(std::uint32_t pid, const std::vector<std::str
   if (pid == options_.self_pid && pid != 0) return 0;
   Process& p = processes_[pid];
   p.keep_at_exec = true;
+  p.sockets = true;  // a command is prepared for before it runs: its first calls must be seen
   std::size_t attached = 0;
   for (const auto& path : files) {
     struct stat st {};
@@ -144,6 +145,39 @@ void UprobeAttacher::on_exit(std::uint32_t pid) {
   processes_.erase(pid);
   due_.erase(pid);
 }
+
+void UprobeAttacher::on_socket_activity(std::uint32_t pid) {
+  auto it = processes_.find(pid);
+  if (it == processes_.end() || it->second.sockets) return;
+  Process& p = it->second;
+  p.sockets = true;
+  auto deferred = std::move(p.deferred);
+  p.deferred.clear();
+  for (const auto& d : deferred) {
+    auto elf = cache_->get(d.path);
+    if (!elf) {
+      ++stats_.files_unreadable;
+      continue;
+    }
+    probe_file(pid, p, d.family, d.module, d.path, *elf.value());
+  }
+}
+
+namespace {
+
+// Whether the process holds a socket of any kind (a server's listening one, a client's
+// connection): one readlink per open file, only for processes with a family that waits for them.
+bool holds_socket(std::uint32_t pid, const std::string& proc_root) {
+  std::error_code ec;
+  const std::filesystem::path fds = std::filesystem::path(proc_root) / std::to_string(pid) / "fd";
+  for (const auto& entry : std::filesystem::directory_iterator(fds, ec)) {
+    const auto target = std::filesystem::read_symlink(entry.path(), ec);
+    if (!ec && target.string().starts_with("socket:[")) return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 void UprobeAttacher::tick(std::uint64_t now_ns) {
   for (auto it = due_.begin(); it != due_.end();) {
@@ -188,7 +222,17 @@ std::size_t UprobeAttacher::scan(std::uint32_t pid) {
       spdlog::debug("pid {}: {} not examined for uprobes: {}", pid, m.path, elf.error().message);
       continue;
     }
-    for (std::size_t f : wanted) attached += probe_file(pid, p, f, m.path, path, *elf.value());
+    for (std::size_t f : wanted) {
+      if (families_[f].only_with_sockets && !p.sockets) {
+        p.sockets = holds_socket(pid, options_.proc_root);
+        if (!p.sockets) {
+          p.deferred.push_back({f, m.path, path});
+          ++stats_.deferred;
+          continue;
+        }
+      }
+      attached += probe_file(pid, p, f, m.path, path, *elf.value());
+    }
   }
   return attached;
 }

@@ -53,6 +53,7 @@ struct UprobeAttacherStats {
   std::uint64_t files_examined = 0;    // new (process, file) pairs looked at
   std::uint64_t files_unreadable = 0;  // could not be opened or parsed (counted, skipped)
   std::uint64_t multi_fallbacks = 0;   // uprobe_multi attachments retried one function at a time
+  std::uint64_t deferred = 0;          // files left for a process's first socket activity
 };
 
 class UprobeAttacher {
@@ -71,6 +72,9 @@ class UprobeAttacher {
   }
   // Exited, or no longer traced: its probes are detached.
   void on_exit(std::uint32_t pid);
+  // The process opened or used a connection: families that wait for sockets are probed now in
+  // the files its scans found.
+  void on_socket_activity(std::uint32_t pid);
 
   // Probes `files` for `pid` before the process maps them: a command about to exec, whose
   // libraries are not mapped yet, would otherwise run its first calls before the scan that
@@ -114,6 +118,13 @@ class UprobeAttacher {
     std::set<std::string> prearmed_paths;  // probed before exec, by path (stat and maps may name
                                            // an overlay's file by different devices)
     bool keep_at_exec = false;             // prearmed: the coming exec is the one prepared for
+    bool sockets = false;                  // the process was seen using a socket
+    struct Deferred {                      // a file of a family waiting for the process's sockets
+      std::size_t family;
+      std::string module;
+      std::string path;
+    };
+    std::vector<Deferred> deferred;
     std::vector<Probed> probed;
   };
 

@@ -23,6 +23,7 @@ probes::UprobeFamily declared() {
   f.display_name = "TLS";
   f.library.file_names = {"libssl.so*"};
   f.library.any_file_defining = true;  // node links OpenSSL statically and exports SSL_*
+  f.only_with_sockets = true;          // TLS needs a socket: no probes in processes without one
   const auto add = [&f](zt_tls_call call, std::vector<std::string> symbols, bool has_return) {
     probes::UprobeSpec spec;
     spec.symbols = std::move(symbols);

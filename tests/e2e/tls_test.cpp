@@ -501,3 +501,48 @@ TEST(Tls, CheckShowsTheProbeSitesAndTheAgentCountsThem) {
 
 }  // namespace
 }  // namespace zt::e2e
+
+namespace zt::e2e {
+namespace {
+
+// TLS probes go only into processes that use sockets: a process that has loaded libssl but holds
+// no socket is left alone until its first connection.
+TEST(Tls, AProcessWithoutSocketsIsProbedAtItsFirstConnection) {
+  ZT_REQUIRE_ROOT();
+  const Certificate cert;
+  ReadyServer server(https_python(cert));
+  const std::string script =
+      "import http.client, ssl, sys\n"
+      "ctx = ssl.create_default_context(cafile=sys.argv[2])\n"
+      "print('LOADED', flush=True)\n"
+      "sys.stdin.readline()\n"
+      "conn = http.client.HTTPSConnection('127.0.0.1', int(sys.argv[1]), context=ctx)\n"
+      "conn.connect()\n"
+      "print('CONNECTED', flush=True)\n"
+      "sys.stdin.readline()\n"
+      "conn.request('GET', '/users/5')\n"
+      "r = conn.getresponse()\n"
+      "r.read()\n"
+      "print('DONE', r.status, flush=True)\n";
+  Subprocess client({python3(), "-c", script, std::to_string(server.port()), cert.cert},
+                    {.env = {}, .stdin_pipe = true});
+  ASSERT_TRUE(client.wait_for_line(Stream::Out, "LOADED")) << client.output(Stream::Err);
+  Agent agent = Agent::attach({client.pid()}, {"--stats-interval", "0.1"});
+  ASSERT_TRUE(agent.wait_for_stat("probes.deferred", 1)) << agent.log();
+  EXPECT_EQ(agent.stats()->get("probes.tls.functions_attached"), 0u) << "no socket yet: no probe";
+
+  client.write_stdin("connect\n");
+  ASSERT_TRUE(client.wait_for_line(Stream::Out, "CONNECTED")) << client.output(Stream::Err);
+  ASSERT_TRUE(agent.wait_for_stat("probes.tls.functions_attached", 2)) << agent.log();
+  client.write_stdin("request\n");
+  ASSERT_TRUE(client.wait_for_line(Stream::Out, "DONE 200")) << client.output(Stream::Err);
+  ASSERT_TRUE(agent.wait_for_spans(1)) << agent.log();
+  const auto spans = agent.stop();
+  ASSERT_EQ(spans.size(), 1u);
+  EXPECT_EQ(spans[0]["kind"], "CLIENT");
+  EXPECT_EQ(attr(spans[0], "url.full"), https_url(server.port(), "/users/5"));
+  EXPECT_EQ(attr(spans[0], "http.response.status_code"), 200);
+}
+
+}  // namespace
+}  // namespace zt::e2e

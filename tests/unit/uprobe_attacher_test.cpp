@@ -42,6 +42,16 @@ class FakeProc {
     std::ofstream(root_ / std::to_string(pid) / "maps") << text;
   }
   fs::path dir(std::uint32_t pid) const { return root_ / std::to_string(pid); }
+  // An open socket of process `pid` (its fd links to "socket:[inode]", as /proc shows them).
+  void socket(std::uint32_t pid, int fd) {
+    fs::create_directories(root_ / std::to_string(pid) / "fd");
+    fs::create_symlink("socket:[" + std::to_string(4000 + fd) + "]",
+                       root_ / std::to_string(pid) / "fd" / std::to_string(fd));
+  }
+  void open_file(std::uint32_t pid, int fd, const std::string& target) {
+    fs::create_directories(root_ / std::to_string(pid) / "fd");
+    fs::create_symlink(target, root_ / std::to_string(pid) / "fd" / std::to_string(fd));
+  }
 
  private:
   static std::string next() {
@@ -285,7 +295,9 @@ TEST(UprobeAttacher, UnreadableAndHostileFilesAreCountedAndSkipped) {
   const fs::path garbage = fs::path(proc.root()) / "garbage.so";
   {
     std::ofstream out(garbage);
-    out << "\x7f" "ELF\x02\x01\x01" << std::string(200, '\xff');  // an ELF header, then nonsense
+    out << "\x7f"
+           "ELF\x02\x01\x01"
+        << std::string(200, '\xff');  // an ELF header, then nonsense
   }
   proc.maps(100, maps_with_lib() +
                      "7f1000000000-7f1000001000 r-xp 00000000 fd:01 300 /usr/lib/libzt_elf_versioned.so.9\n"
@@ -365,6 +377,59 @@ TEST(UprobeAttacher, ItselfAndGoneProcessesAreLeftAlone) {
   EXPECT_EQ(attacher.scan(4242), 0u);  // no such process
   EXPECT_TRUE(rec.requests.empty());
   EXPECT_EQ(attacher.stats().scans, 0u);
+}
+
+TEST(UprobeAttacher, AFamilyThatNeedsSocketsWaitsForTheProcessesFirstConnection) {
+  FakeProc proc;
+  Recorder rec;
+  auto family = versioned_family();
+  family.only_with_sockets = true;
+  // A process with no socket: nothing attached, the file is remembered.
+  proc.maps(100, maps_with_lib());
+  proc.file(100, kLib, ZT_ELF_VERSIONED);
+  proc.open_file(100, 0, "/dev/pts/0");
+  // A server already holding its listening socket: probed at once.
+  proc.maps(200, maps_with_lib());
+  proc.file(200, kLib, ZT_ELF_VERSIONED);
+  proc.socket(200, 3);
+  UprobeAttacher attacher({family}, rec.fn(), options(proc, true));
+  EXPECT_EQ(attacher.scan(100), 0u);
+  EXPECT_TRUE(rec.requests.empty());
+  EXPECT_EQ(attacher.stats().deferred, 1u);
+  EXPECT_EQ(attacher.scan(200), 3u);
+  EXPECT_EQ(attacher.probed_processes("test"), 1u);
+
+  // The first connection of process 100 brings its probes; a second changes nothing.
+  attacher.on_socket_activity(100);
+  EXPECT_EQ(attacher.probed_processes("test"), 2u);
+  const auto requests = rec.requests.size();
+  attacher.on_socket_activity(100);
+  EXPECT_EQ(rec.requests.size(), requests);
+  // A process the attacher never scanned is not probed by activity alone.
+  attacher.on_socket_activity(4242);
+  EXPECT_EQ(rec.requests.size(), requests);
+}
+
+TEST(UprobeAttacher, PrearmedFilesAreProbedBeforeExecAndKeptThroughIt) {
+  FakeProc proc;
+  Recorder rec;
+  UprobeAttacher attacher({versioned_family()}, rec.fn(), options(proc, true));
+  const auto candidates = attacher.prearm_candidates("", {fs::path(ZT_ELF_VERSIONED).parent_path().string()});
+  ASSERT_EQ(candidates.size(), 1u) << "the library matching the family's name pattern";
+  EXPECT_EQ(attacher.prearm(300, candidates), 3u);
+  EXPECT_EQ(rec.live, 2);  // one link per program
+  // The command execs into the image the files were probed for: its probes stay, and the scan
+  // after the exec does not probe the same file again.
+  attacher.on_exec(300, 0);
+  EXPECT_EQ(rec.live, 2);
+  const std::string real = fs::canonical(ZT_ELF_VERSIONED).string();
+  proc.maps(300, maps_with_lib(real.c_str()));
+  proc.file(300, real, ZT_ELF_VERSIONED);
+  attacher.tick(1);
+  EXPECT_EQ(rec.live, 2) << "the exec's scan found the prearmed file by path";
+  // A second exec is a new image: its probes go.
+  attacher.on_exec(300, 2);
+  EXPECT_EQ(rec.live, 0);
 }
 
 }  // namespace
