@@ -221,6 +221,7 @@ Result<void> Agent::build_stages() {
     probes::UprobeAttacherOptions popts;
     popts.uprobe_multi = loader_->uprobe_multi();
     popts.self_pid = static_cast<std::uint32_t>(getpid());
+    popts.wait_for_sockets = options_.mode == Mode::Run;
     // Kernel names are resolved after the launching process may have exited: learn its files now.
     popts.on_maps = [this](std::uint32_t pid, const std::vector<symbols::Mapping>& maps) {
       if (cuda_) cuda_->on_maps(pid, maps);

@@ -223,7 +223,7 @@ std::size_t UprobeAttacher::scan(std::uint32_t pid) {
       continue;
     }
     for (std::size_t f : wanted) {
-      if (families_[f].only_with_sockets && !p.sockets) {
+      if (options_.wait_for_sockets && families_[f].only_with_sockets && !p.sockets) {
         p.sockets = holds_socket(pid, options_.proc_root);
         if (!p.sockets) {
           p.deferred.push_back({f, m.path, path});

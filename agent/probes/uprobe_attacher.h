@@ -34,6 +34,11 @@ struct UprobeAttacherOptions {
   bool uprobe_multi = false;   // the loader loaded uprobe_multi programs (BpfLoader::uprobe_multi())
   std::uint32_t self_pid = 0;  // never probed (the agent itself: its exporters use libssl)
   std::uint64_t exec_mapping_delay_ns = 20'000'000;  // the mmap is still in progress at the event
+  // Families marked only_with_sockets wait for a process's sockets (node mode: every process of
+  // the node, most of them short-lived). Off (attach, exec: the user named the processes), they
+  // are probed at once: a connection's first exchange, which a late attach would miss, matters
+  // (HTTP/2's header compression state is learnt from it).
+  bool wait_for_sockets = false;
   // Called with the maps of every scan, for symbolizers that must know a process's files before
   // it exits (its records are read after).
   std::function<void(std::uint32_t pid, const std::vector<symbols::Mapping>& maps)> on_maps;

@@ -60,9 +60,10 @@ struct UprobeFamily {
   // internal function found by decoding the exported one's first call). Null: the symbols of
   // `probes`, as declared.
   std::function<FoundSites(const UprobeFamily&, const symbols::ElfFile&)> choose_sites;
-  // Probed only in processes that use sockets: at a scan that finds the process holding a socket,
-  // else at its first connection (UprobeAttacher::on_socket_activity). A process that never
-  // talks over a socket (a build step, a CLI tool) pays no attach work and no probe hits. TLS.
+  // Where the attacher waits for sockets (UprobeAttacherOptions::wait_for_sockets): probed only in
+  // processes that use them, at a scan that finds the process holding a socket, else at its first
+  // connection (UprobeAttacher::on_socket_activity). A process that never talks over a socket (a
+  // build step, a CLI tool) then pays no attach work. TLS.
   bool only_with_sockets = false;
 };
 

@@ -30,7 +30,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::uint64_t kClockSlackNs = 1'000'000;       // agent and test read the clocks apart
+constexpr std::uint64_t kClockSlackNs = 1'000'000;           // agent and test read the clocks apart
 constexpr std::uint64_t kMaxSpanDurationNs = 5'000'000'000;  // nothing in these tests takes longer
 constexpr std::size_t kReportedBadSpans = 10;
 
@@ -148,8 +148,7 @@ bool listening_on(const fs::path& table, std::uint16_t port) {
     std::string slot, local, remote, state;
     fields >> slot >> local >> remote >> state;
     const auto colon = local.rfind(':');
-    if (state == "0A" && colon != std::string::npos &&
-        std::stoul(local.substr(colon + 1), nullptr, 16) == port) {
+    if (state == "0A" && colon != std::string::npos && std::stoul(local.substr(colon + 1), nullptr, 16) == port) {
       return true;
     }
   }
@@ -248,7 +247,7 @@ Subprocess::Subprocess(std::vector<std::string> argv, SubprocessOptions options)
     if (write(error_writer.get(), &error, sizeof error) < 0) _exit(126);
     _exit(127);
   }
-  setpgid(pid_, pid_);  // both sides set it: no window where kill(-pid) misses the child
+  setpgid(pid_, pid_);   // both sides set it: no window where kill(-pid) misses the child
   error_writer.reset();  // the read below ends at the child's execve (close-on-exec) or exit
   int error = 0;
   if (read(error_reader.get(), &error, sizeof error) == static_cast<ssize_t>(sizeof error)) {
@@ -430,29 +429,31 @@ std::vector<ClientResult> parse_client_results(const std::string& out) {
   return results;
 }
 
-Agent Agent::run(const std::filesystem::path& config, const std::regex& ready) {
-  return Agent({"run", "--config", config.string()}, ready);
+Agent Agent::run(const std::filesystem::path& config, const std::regex& ready, std::vector<std::string> extra_args) {
+  std::vector<std::string> args{"run", "--config", config.string()};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  return Agent(args, ready);
 }
 
 Agent::Agent(std::vector<std::string> args, const std::regex& ready, std::map<std::string, std::string> env)
-    : output_(dir_ / "spans.jsonl"), stats_path_(dir_ / "stats.json"), process_(
-        [&] {
-        std::vector<std::string> argv{agent_binary()};
-        argv.insert(argv.end(), args.begin(), args.end());
-        // Options go before "--" (exec) so that they are the agent's, not the command's.
-        auto at = std::find(argv.begin(), argv.end(), "--");
-        argv.insert(at, {"-o", "jsonl=" + output_.string(), "--stats-file", stats_path_.string()});
-        return argv;
-      }(),
-        SubprocessOptions{.env = std::move(env)}) {
+    : output_(dir_ / "spans.jsonl"),
+      stats_path_(dir_ / "stats.json"),
+      process_(
+          [&] {
+            std::vector<std::string> argv{agent_binary()};
+            argv.insert(argv.end(), args.begin(), args.end());
+            // Options go before "--" (exec) so that they are the agent's, not the command's.
+            auto at = std::find(argv.begin(), argv.end(), "--");
+            argv.insert(at, {"-o", "jsonl=" + output_.string(), "--stats-file", stats_path_.string()});
+            return argv;
+          }(),
+          SubprocessOptions{.env = std::move(env)}) {
   if (!process_.wait_for_line(Stream::Err, ready)) {
     throw std::runtime_error("the agent did not start tracing; its log:\n" + log());
   }
 }
 
-std::vector<Json> Agent::spans() const {
-  return parse_jsonl(complete_lines(read_file(output_)), output_.string());
-}
+std::vector<Json> Agent::spans() const { return parse_jsonl(complete_lines(read_file(output_)), output_.string()); }
 
 bool Agent::wait_for_spans(std::size_t count, Millis timeout) const {
   return poll_until(
@@ -500,10 +501,13 @@ bool Agent::wait_for_stat(std::string_view name, std::uint64_t at_least, Millis 
 }
 
 ReadyServer::ReadyServer(std::vector<std::string> argv, SubprocessOptions options)
-    : port_(free_port()), process_([&] {
-        argv.push_back(std::to_string(port_));
-        return std::move(argv);
-      }(), std::move(options)) {
+    : port_(free_port()),
+      process_(
+          [&] {
+            argv.push_back(std::to_string(port_));
+            return std::move(argv);
+          }(),
+          std::move(options)) {
   if (!process_.wait_for_line(Stream::Out, std::regex("^READY " + std::to_string(port_) + "$"))) {
     throw std::runtime_error(process_.argv()[1] + " did not get ready; stderr:\n" + process_.output(Stream::Err));
   }
@@ -619,9 +623,7 @@ std::vector<Json> of_kind(const std::vector<Json>& spans, std::string_view kind)
 }
 
 std::vector<Json> sorted_by_start(std::vector<Json> spans) {
-  std::stable_sort(spans.begin(), spans.end(), [](const Json& a, const Json& b) {
-    return start_ns(a) < start_ns(b);
-  });
+  std::stable_sort(spans.begin(), spans.end(), [](const Json& a, const Json& b) { return start_ns(a) < start_ns(b); });
   return spans;
 }
 
@@ -648,9 +650,10 @@ void expect_well_formed(const std::vector<Json>& spans, const TimeWindow& window
     check(parent == "" || all_ids.count(parent.is_string() ? parent.get<std::string>() : "") == 1,
           "parent_span_id is neither \"\" nor a span of this test (an orphan)");
     // Requests are SERVER or CLIENT; CUDA work (docs/gpu.md) is INTERNAL and says it is CUDA's.
-    const bool cuda = s.contains("attributes") && (s["attributes"].contains("cuda.api") ||
-                                                   s["attributes"].contains("cuda.group.calls"));
-    check(s.value("kind", "") == "SERVER" || s.value("kind", "") == "CLIENT" || (cuda && s.value("kind", "") == "INTERNAL"),
+    const bool cuda = s.contains("attributes") &&
+                      (s["attributes"].contains("cuda.api") || s["attributes"].contains("cuda.group.calls"));
+    check(s.value("kind", "") == "SERVER" || s.value("kind", "") == "CLIENT" ||
+              (cuda && s.value("kind", "") == "INTERNAL"),
           "kind is neither SERVER nor CLIENT (nor INTERNAL for CUDA work)");
     const std::string code = s.contains("status") ? s["status"].value("code", "") : "";
     check(code == "UNSET" || code == "OK" || code == "ERROR", "status.code is not UNSET, OK or ERROR");

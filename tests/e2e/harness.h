@@ -56,7 +56,7 @@ enum class Stream { Out, Err };
 
 struct SubprocessOptions {
   std::map<std::string, std::string> env;  // added to the test's environment, replacing equal names
-  bool stdin_pipe = false;                  // otherwise stdin is /dev/null
+  bool stdin_pipe = false;                 // otherwise stdin is /dev/null
 };
 
 // A child process started with fork/exec in its own process group, stdout and stderr captured to
@@ -145,7 +145,8 @@ class Agent {
                       std::map<std::string, std::string> env = {});
   static Agent exec(const std::vector<std::string>& command, std::vector<std::string> extra_args = {});
   // Node mode with a config file; ready once the agent logged a line matching `ready`.
-  static Agent run(const std::filesystem::path& config, const std::regex& ready);
+  static Agent run(const std::filesystem::path& config, const std::regex& ready,
+                   std::vector<std::string> extra_args = {});
 
   pid_t pid() const { return process_.pid(); }
   Subprocess& process() { return process_; }
@@ -245,15 +246,15 @@ struct TimeWindow {
 // Spans helpers.
 Json attr(const Json& span, const std::string& key);  // null when absent
 Json res(const Json& span, const std::string& key);   // resource attribute, null when absent
-std::uint64_t start_ns(const Json& span);              // start_time_unix_nano, 0 when absent
-std::uint64_t end_ns(const Json& span);                // end_time_unix_nano, 0 when absent
+std::uint64_t start_ns(const Json& span);             // start_time_unix_nano, 0 when absent
+std::uint64_t end_ns(const Json& span);               // end_time_unix_nano, 0 when absent
 std::vector<Json> of_kind(const std::vector<Json>& spans, std::string_view kind);
 std::vector<Json> sorted_by_start(std::vector<Json> spans);
 std::vector<std::string> names(const std::vector<Json>& spans);
 
 // Checks that hold for every span of every test (non-fatal gtest expectations): well-formed ids,
-// no duplicate span id, every parent a span of the set (no orphans), end >= start, duration = end - start and under a few seconds,
-// times inside `window`, and a process.pid among `pids`.
+// no duplicate span id, every parent a span of the set (no orphans), end >= start, duration = end - start and under a
+// few seconds, times inside `window`, and a process.pid among `pids`.
 void expect_well_formed(const std::vector<Json>& spans, const TimeWindow& window, const std::set<pid_t>& pids);
 
 // Checks the resource of a span against the process it must come from.

@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 
 #include "e2e/harness.h"
@@ -505,8 +506,8 @@ TEST(Tls, CheckShowsTheProbeSitesAndTheAgentCountsThem) {
 namespace zt::e2e {
 namespace {
 
-// TLS probes go only into processes that use sockets: a process that has loaded libssl but holds
-// no socket is left alone until its first connection.
+// In node mode TLS probes go only into processes that use sockets: a process that has loaded
+// libssl but holds no socket is left alone until its first connection.
 TEST(Tls, AProcessWithoutSocketsIsProbedAtItsFirstConnection) {
   ZT_REQUIRE_ROOT();
   const Certificate cert;
@@ -527,7 +528,10 @@ TEST(Tls, AProcessWithoutSocketsIsProbedAtItsFirstConnection) {
   Subprocess client({python3(), "-c", script, std::to_string(server.port()), cert.cert},
                     {.env = {}, .stdin_pipe = true});
   ASSERT_TRUE(client.wait_for_line(Stream::Out, "LOADED")) << client.output(Stream::Err);
-  Agent agent = Agent::attach({client.pid()}, {"--stats-interval", "0.1"});
+  TempDir dir;
+  std::ofstream(dir / "zerotrace.yaml") << "select:\n  - pid: " << client.pid() << "\n";
+  Agent agent = Agent::run(dir / "zerotrace.yaml", std::regex("tracing pid " + std::to_string(client.pid())),
+                           {"--stats-interval", "0.1"});
   ASSERT_TRUE(agent.wait_for_stat("probes.deferred", 1)) << agent.log();
   EXPECT_EQ(agent.stats()->get("probes.tls.functions_attached"), 0u) << "no socket yet: no probe";
 
@@ -542,6 +546,99 @@ TEST(Tls, AProcessWithoutSocketsIsProbedAtItsFirstConnection) {
   EXPECT_EQ(spans[0]["kind"], "CLIENT");
   EXPECT_EQ(attr(spans[0], "url.full"), https_url(server.port(), "/users/5"));
   EXPECT_EQ(attr(spans[0], "http.response.status_code"), 200);
+}
+
+}  // namespace
+}  // namespace zt::e2e
+
+namespace zt::e2e {
+namespace {
+
+std::vector<Json> of_process(const std::vector<Json>& spans, pid_t pid, const std::string& kind) {
+  std::vector<Json> out;
+  for (const auto& s : spans) {
+    if (res(s, "process.pid") == pid && s["kind"] == kind) out.push_back(s);
+  }
+  return sorted_by_start(out);
+}
+
+// gRPC C++ (Debian's libgrpc++ over libssl.so.3) runs TLS through a BIO pair: no socket syscall
+// inside SSL_read/SSL_write, so both ends are bound by record lengths. Same calls, same spans as
+// the h2c test of http2_test.cpp.
+TEST(Tls, GrpcCppOverTlsGivesTheRpcSpansOfBothEnds) {
+  ZT_REQUIRE_ROOT();
+  const Certificate cert;
+  const std::uint16_t port = free_port();
+  Subprocess server({ZT_GRPC_PEER, "server", std::to_string(port), cert.cert, cert.key});
+  ASSERT_TRUE(wait_for_port(port)) << server.output(Stream::Err);
+  Subprocess client(
+      {"sh", "-c",
+       std::string("read go && exec ") + ZT_GRPC_PEER + " client " + std::to_string(port) + " " + cert.cert},
+      {.env = {}, .stdin_pipe = true});
+  Agent agent = Agent::attach({server.pid(), client.pid()});
+  client.write_stdin("go\n");
+  ASSERT_EQ(client.wait(), 0) << client.output(Stream::Err);
+  ASSERT_TRUE(agent.wait_for_spans(10)) << agent.log();
+  const auto spans = agent.stop();
+  const auto servers = of_process(spans, server.pid(), "SERVER");
+  const auto clients = of_process(spans, client.pid(), "CLIENT");
+  ASSERT_EQ(servers.size(), 5u) << Json(spans).dump(1);
+  ASSERT_EQ(clients.size(), 5u) << Json(spans).dump(1);
+  const std::vector<std::string> expected{"zerotrace.fixture.Orders/Get", "zerotrace.fixture.Orders/Get",
+                                          "zerotrace.fixture.Orders/List", "zerotrace.fixture.Orders/Upload",
+                                          "zerotrace.fixture.Orders/Get"};
+  EXPECT_EQ(names(servers), expected);
+  EXPECT_EQ(names(clients), expected);
+  for (const auto& s : servers) {
+    EXPECT_EQ(attr(s, "rpc.system"), "grpc");
+    EXPECT_EQ(attr(s, "server.port"), port);
+    EXPECT_EQ(attr(s, "tls.protocol.name"), "tls");
+    EXPECT_EQ(attr(s, "zerotrace.tls.bound_by"), "record_length");
+  }
+  EXPECT_EQ(attr(servers[1], "rpc.grpc.status_code"), 5);
+  EXPECT_EQ(attr(clients[1], "rpc.grpc.status_code"), 5);
+  // The client sent a traceparent in the first call's metadata: the server's span continues it.
+  EXPECT_EQ(clients[0]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(servers[0]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+}
+
+// @grpc/grpc-js over TLS (Node's OpenSSL, memory BIOs) calling the libgrpc++ server over TLS, behind
+// an HTTP/1.1 front end: one trace per request, HTTP/1 SERVER -> gRPC CLIENT -> gRPC SERVER.
+TEST(Tls, GrpcJsOverTlsFromAnHttpFrontEndIsOneTrace) {
+  ZT_REQUIRE_ROOT();
+  const Certificate cert;
+  const std::uint16_t grpc_port = free_port();
+  Subprocess backend({ZT_GRPC_PEER, "server", std::to_string(grpc_port), cert.cert, cert.key});
+  ASSERT_TRUE(wait_for_port(grpc_port)) << backend.output(Stream::Err);
+  Subprocess front({"node", workload("grpc_front.js"), "--backend", "127.0.0.1:" + std::to_string(grpc_port),
+                    "--backend-ca", cert.cert});
+  const auto ready = front.wait_for_line(Stream::Out, std::regex("^READY [0-9]+"));
+  ASSERT_TRUE(ready) << front.output(Stream::Err);
+  const std::string front_url = "http://127.0.0.1:" + ready->substr(6);
+  Agent agent = Agent::attach({front.pid(), backend.pid()});
+  for (const auto& [id, status] : std::vector<std::pair<int, std::string>>{{7, "200"}, {404, "404"}, {8, "200"}}) {
+    const auto r = run_to_completion(
+        {"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", front_url + "/order/" + std::to_string(id)});
+    ASSERT_EQ(r.out, status) << r.err;
+  }
+  ASSERT_TRUE(agent.wait_for_spans(9)) << agent.log();
+  const auto spans = agent.stop();
+  const auto front_servers = of_process(spans, front.pid(), "SERVER");
+  const auto front_clients = of_process(spans, front.pid(), "CLIENT");
+  const auto backend_servers = of_process(spans, backend.pid(), "SERVER");
+  ASSERT_EQ(front_servers.size(), 3u) << Json(spans).dump(1);
+  ASSERT_EQ(front_clients.size(), 3u) << Json(spans).dump(1);
+  ASSERT_EQ(backend_servers.size(), 3u) << Json(spans).dump(1);
+  for (std::size_t i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(front_servers[i]["name"], "GET /order/{id}");
+    EXPECT_EQ(front_clients[i]["name"], "zerotrace.fixture.Orders/Get");
+    EXPECT_EQ(backend_servers[i]["name"], "zerotrace.fixture.Orders/Get");
+    EXPECT_EQ(attr(front_clients[i], "server.port"), grpc_port);
+    EXPECT_EQ(front_clients[i]["parent_span_id"], front_servers[i]["span_id"]);
+    EXPECT_EQ(backend_servers[i]["parent_span_id"], front_clients[i]["span_id"]);
+    EXPECT_EQ(backend_servers[i]["trace_id"], front_servers[i]["trace_id"]);
+  }
 }
 
 }  // namespace

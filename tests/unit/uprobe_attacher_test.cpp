@@ -318,7 +318,9 @@ TEST(UprobeAttacher, AFileLackingARequiredFunctionIsNotProbed) {
   proc.file(100, kLib, ZT_ELF_VERSIONED);
   auto family = versioned_family();
   family.probes[2].required = true;  // zt_not_there
-  UprobeAttacher attacher({family}, rec.fn(), options(proc, true));
+  auto o = options(proc, true);
+  o.wait_for_sockets = true;
+  UprobeAttacher attacher({family}, rec.fn(), o);
   EXPECT_EQ(attacher.scan(100), 0u);
   EXPECT_TRUE(rec.requests.empty());
   EXPECT_EQ(attacher.family_stats("test").files_incomplete, 1u);
@@ -392,7 +394,9 @@ TEST(UprobeAttacher, AFamilyThatNeedsSocketsWaitsForTheProcessesFirstConnection)
   proc.maps(200, maps_with_lib());
   proc.file(200, kLib, ZT_ELF_VERSIONED);
   proc.socket(200, 3);
-  UprobeAttacher attacher({family}, rec.fn(), options(proc, true));
+  auto o = options(proc, true);
+  o.wait_for_sockets = true;
+  UprobeAttacher attacher({family}, rec.fn(), o);
   EXPECT_EQ(attacher.scan(100), 0u);
   EXPECT_TRUE(rec.requests.empty());
   EXPECT_EQ(attacher.stats().deferred, 1u);
@@ -408,6 +412,12 @@ TEST(UprobeAttacher, AFamilyThatNeedsSocketsWaitsForTheProcessesFirstConnection)
   // A process the attacher never scanned is not probed by activity alone.
   attacher.on_socket_activity(4242);
   EXPECT_EQ(rec.requests.size(), requests);
+
+  // Where the attacher does not wait for sockets, the family is probed at once.
+  Recorder eager;
+  UprobeAttacher at_once({family}, eager.fn(), options(proc, true));
+  EXPECT_EQ(at_once.scan(100), 3u);
+  EXPECT_EQ(at_once.stats().deferred, 0u);
 }
 
 TEST(UprobeAttacher, PrearmedFilesAreProbedBeforeExecAndKeptThroughIt) {

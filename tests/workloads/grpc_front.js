@@ -3,7 +3,10 @@
 // makes the unary call Orders/Get {id: ID} on one long-lived channel and answers 200 with the
 // item, or 404 when the back end says NOT_FOUND. No tracing code, no header forwarding.
 //
-//   node grpc_front.js --backend 127.0.0.1:PORT
+//   node grpc_front.js --backend 127.0.0.1:PORT [--backend-ca FILE]
+//
+// --backend-ca: the back end speaks TLS (verified against FILE): grpc-js over Node's OpenSSL,
+// memory BIOs.
 //
 // Prints "READY <port>" once it listens (an ephemeral port).
 'use strict';
@@ -12,9 +15,14 @@ const path = require('node:path');
 const { parseArgs } = require('node:util');
 const grpc = require(path.join(__dirname, '..', 'js', 'node_modules', '@grpc', 'grpc-js'));
 
-const { values } = parseArgs({ options: { backend: { type: 'string' } } });
+const fs = require('node:fs');
+
+const { values } = parseArgs({ options: { backend: { type: 'string' }, 'backend-ca': { type: 'string' } } });
 if (!values.backend) throw new Error('--backend is required');
-const client = new grpc.Client(values.backend, grpc.credentials.createInsecure());
+const credentials = values['backend-ca']
+  ? grpc.credentials.createSsl(fs.readFileSync(values['backend-ca']))
+  : grpc.credentials.createInsecure();
+const client = new grpc.Client(values.backend, credentials);
 
 // OrderRequest {int32 id = 1}: field 1, varint. The response is read only for its item string
 // (Order {int32 id = 1; string item = 2}).
