@@ -25,6 +25,9 @@ MAIN_PKGS=(
   libnghttp2-dev libzstd-dev liblz4-dev libsnappy-dev
   # test peers and workloads
   python3 nginx-light wrk curl iproute2 procps nghttp2-client nghttp2-server
+  # TLS peers: openssl (certificates, s_server), Java's own TLS (not readable: a negative test),
+  # libseccomp (a sandboxed server)
+  openssl openjdk-17-jdk-headless libseccomp2
   # Kafka peers: librdkafka's mock cluster (tests/workloads/kafka) and clients that speak to it
   librdkafka-dev kcat python3-kafka python3-confluent-kafka
   # scripts/build-librdkafka.sh (zlib1g-dev is above)

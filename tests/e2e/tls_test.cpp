@@ -643,3 +643,53 @@ TEST(Tls, GrpcJsOverTlsFromAnHttpFrontEndIsOneTrace) {
 
 }  // namespace
 }  // namespace zt::e2e
+
+namespace zt::e2e {
+namespace {
+
+// Java's TLS (JSSE) is not OpenSSL: the agent sees a TLS socket whose plaintext it cannot read.
+// It must say so (counted) and make nothing of the ciphertext.
+TEST(Tls, JavaHttpsServerGivesNoSpansAndIsCountedAsUnreadable) {
+  ZT_REQUIRE_ROOT();
+  TempDir dir;
+  const std::string keystore = (dir / "ks.p12").string();
+  const auto made = run_to_completion({"keytool", "-genkeypair", "-keyalg", "EC", "-alias", "k", "-keystore", keystore,
+                                       "-storetype", "PKCS12", "-storepass", "changeit", "-dname", "CN=localhost",
+                                       "-ext", "SAN=ip:127.0.0.1", "-validity", "2"});
+  ASSERT_EQ(made.status, 0) << made.err;
+  ReadyServer server({"java", workload("HttpsEcho.java"), keystore, "changeit"});
+  Agent agent = Agent::attach({server.pid()}, {"--stats-interval", "0.1"});
+  for (const char* path : {"/a", "/b"}) {
+    const auto curl = run_to_completion({"curl", "-sSk", https_url(server.port(), path)});
+    ASSERT_EQ(curl.status, 0) << curl.err;
+    EXPECT_EQ(curl.out, std::string("java ") + path);
+  }
+  ASSERT_TRUE(agent.wait_for_stat("tls.without_plaintext", 2)) << agent.log();
+  const auto spans = agent.stop();
+  EXPECT_TRUE(spans.empty()) << Json(spans).dump(1);
+  const auto stats = agent.stats();
+  EXPECT_EQ(stats->get("tls.connections"), 2u);
+  EXPECT_EQ(stats->get("tls.plaintext_streams"), 0u);
+  EXPECT_EQ(stats->get("pipeline.parse_errors"), 0u);
+}
+
+// A process whose seccomp filter kills it on the uretprobe syscall keeps running while traced:
+// this kernel lets the return of a uretprobe pass seccomp.
+TEST(Tls, AProcessUnderASeccompFilterKeepsRunning) {
+  ZT_REQUIRE_ROOT();
+  const Certificate cert;
+  ReadyServer server({python3(), workload("seccomp_https_server.py"), cert.cert, cert.key});
+  Agent agent = Agent::attach({server.pid()});
+  for (int i = 0; i < 3; ++i) {
+    const auto curl = run_to_completion({"curl", "-sS", "--cacert", cert.cert, https_url(server.port(), "/users/9")});
+    ASSERT_EQ(curl.status, 0) << curl.err << server.process().output(Stream::Err);
+  }
+  ASSERT_TRUE(agent.wait_for_spans(3)) << agent.log();
+  EXPECT_TRUE(server.process().running()) << server.process().output(Stream::Err);
+  const auto spans = agent.stop();
+  ASSERT_EQ(spans.size(), 3u);
+  EXPECT_EQ(attr(spans[0], "url.scheme"), "https");
+}
+
+}  // namespace
+}  // namespace zt::e2e
