@@ -693,3 +693,47 @@ TEST(Tls, AProcessUnderASeccompFilterKeepsRunning) {
 
 }  // namespace
 }  // namespace zt::e2e
+
+namespace zt::e2e {
+namespace {
+
+// Node mode with no selection traces every process but the agent: the agent's own OTLP exports
+// over TLS (libcurl on libssl.so.3) are never probed nor turned into spans.
+TEST(Tls, TheAgentsOwnTlsExportsAreNeverTraced) {
+  ZT_REQUIRE_ROOT();
+  const Certificate cert;
+  Subprocess sink({python3(), workload("https_sink.py"), cert.cert, cert.key});
+  const auto ready = sink.wait_for_line(Stream::Out, std::regex("^READY [0-9]+"));
+  ASSERT_TRUE(ready) << sink.output(Stream::Err);
+  const std::string port = ready->substr(6);
+  TempDir dir;
+  std::ofstream(dir / "zerotrace.yaml") << "otlp:\n  endpoint: https://127.0.0.1:" << port
+                                        << "\n  protocol: http/protobuf\n  certificate: " << cert.cert
+                                        << "\n  batch:\n    schedule_delay: 100\n";
+  Agent agent = Agent::run(dir / "zerotrace.yaml", std::regex("tracing every process"),
+                           {"-o", "otlp", "--stats-interval", "0.2"});
+  ReadyServer server(https_python(cert));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(run_to_completion({"curl", "-sS", "--cacert", cert.cert, https_url(server.port(), "/users/1")}).status,
+              0);
+  }
+  // The exports reached the sink over TLS (it logs one line per request).
+  ASSERT_TRUE(sink.wait_for_line(Stream::Out, "/v1/traces")) << agent.log();
+  ASSERT_TRUE(agent.wait_for_spans(3)) << agent.log();
+  std::string agent_libssl;
+  const auto agent_text = text_of(agent.pid(), "/libssl.so.3", &agent_libssl);
+  const auto spans = agent.stop();
+  bool served = false;
+  for (const auto& s : spans) {
+    EXPECT_NE(res(s, "process.pid"), agent.pid()) << s.dump();
+    served |= res(s, "process.pid") == server.pid() && attr(s, "url.scheme") == "https";
+  }
+  EXPECT_TRUE(served) << "the traced HTTPS server's spans were written";
+  ASSERT_FALSE(agent_text.empty()) << "the agent maps libssl.so.3 (its exporters)";
+  for (const auto& [offset, bytes] : agent_text) {
+    EXPECT_EQ(bytes, file_bytes(agent_libssl, offset, bytes.size())) << "breakpoint in the agent's libssl";
+  }
+}
+
+}  // namespace
+}  // namespace zt::e2e
