@@ -76,7 +76,8 @@ ConnTracker::Connection& ConnTracker::plaintext_of(Connection& socket, std::uint
   zt_tuple none{};
   Connection& conn =
       find_or_create(key, info.pid, none, info.fd, static_cast<std::uint8_t>(info.role), info.midstream, now_ns);
-  // find_or_create may have evicted a connection, never `socket` (it was just touched): look it up again.
+  // find_or_create may evict the least recently active connection: never `socket`, just touched
+  // (its info was copied above all the same).
   conn.info = info;
   conn.info.conn_id = socket_id;
   conn.info.tls = true;
