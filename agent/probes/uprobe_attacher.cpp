@@ -24,30 +24,6 @@ std::string file_name(const std::string& path) {
 
 }  // namespace
 
-FoundSites find_sites(const UprobeFamily& family, const symbols::ElfFile& elf) {
-  if (family.choose_sites) return family.choose_sites(family, elf);
-  FoundSites out;
-  std::set<std::uint64_t> offsets;
-  for (std::size_t i = 0; i < family.probes.size(); ++i) {
-    const UprobeSpec& spec = family.probes[i];
-    bool found = false;
-    for (const auto& name : spec.symbols) {
-      const auto sym = elf.find_function(name);
-      // An IFUNC's address is its resolver's, not the function's.
-      if (!sym || sym->type != symbols::Symbol::Func) continue;
-      const auto offset = elf.file_offset(*sym);
-      if (!offset) continue;
-      found = true;
-      if (offsets.insert(*offset).second) out.sites.push_back(UprobeSite{i, name, *offset});
-      if (!spec.every_variant) break;
-    }
-    if (!found && spec.required && out.missing_required.empty() && !spec.symbols.empty()) {
-      out.missing_required = spec.symbols.front();
-    }
-  }
-  return out;
-}
-
 UprobeAttacher::UprobeAttacher(std::vector<UprobeFamily> families, AttachUprobe attach, UprobeAttacherOptions options,
                                symbols::SymbolCache* cache)
     : families_(std::move(families)),
@@ -149,18 +125,23 @@ void UprobeAttacher::on_exit(std::uint32_t pid) {
 void UprobeAttacher::on_socket_activity(std::uint32_t pid) {
   auto it = processes_.find(pid);
   if (it == processes_.end() || it->second.sockets) return;
-  Process& p = it->second;
-  p.sockets = true;
+  it->second.sockets = true;
+  probe_deferred(pid, it->second);
+}
+
+std::size_t UprobeAttacher::probe_deferred(std::uint32_t pid, Process& p) {
   auto deferred = std::move(p.deferred);
   p.deferred.clear();
+  std::size_t attached = 0;
   for (const auto& d : deferred) {
     auto elf = cache_->get(d.path);
     if (!elf) {
       ++stats_.files_unreadable;
       continue;
     }
-    probe_file(pid, p, d.family, d.module, d.path, *elf.value());
+    attached += probe_file(pid, p, d.family, d.module, d.path, *elf.value());
   }
+  return attached;
 }
 
 namespace {
@@ -228,8 +209,12 @@ std::size_t UprobeAttacher::scan(std::uint32_t pid) {
         if (!p.sockets) {
           p.deferred.push_back({f, m.path, path});
           ++stats_.deferred;
+          spdlog::trace("pid {}: {} waits for the process's sockets ({})", pid, m.path, families_[f].display_name);
           continue;
         }
+        // The files an earlier scan left waiting (a library loaded before the server bound its
+        // socket) are probed now too: no socket activity will ask for them again.
+        attached += probe_deferred(pid, p);
       }
       attached += probe_file(pid, p, f, m.path, path, *elf.value());
     }

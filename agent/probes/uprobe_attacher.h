@@ -25,10 +25,6 @@
 
 namespace zt::probes {
 
-// The functions of `family` that `elf` defines: the family's own choice (UprobeFamily::choose_sites)
-// or its symbols as declared.
-FoundSites find_sites(const UprobeFamily& family, const symbols::ElfFile& elf);
-
 struct UprobeAttacherOptions {
   std::string proc_root = "/proc";
   bool uprobe_multi = false;   // the loader loaded uprobe_multi programs (BpfLoader::uprobe_multi())
@@ -135,6 +131,8 @@ class UprobeAttacher {
 
   void request_scan(std::uint32_t pid, std::uint64_t due_ns);
   bool candidate(const UprobeFamily& family, const std::string& module) const;
+  // Probes the files left waiting for the process's sockets.
+  std::size_t probe_deferred(std::uint32_t pid, Process& p);
   std::size_t probe_file(std::uint32_t pid, Process& p, std::size_t family, const std::string& module,
                          const std::string& path, const symbols::ElfFile& elf);
 

@@ -67,4 +67,9 @@ struct UprobeFamily {
   bool only_with_sockets = false;
 };
 
+// The functions of `family` that `elf` defines by the names of `probes`, as declared.
+FoundSites declared_sites(const UprobeFamily& family, const symbols::ElfFile& elf);
+// The family's own choice (UprobeFamily::choose_sites), or declared_sites.
+FoundSites find_sites(const UprobeFamily& family, const symbols::ElfFile& elf);
+
 }  // namespace zt::probes

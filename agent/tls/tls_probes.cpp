@@ -76,6 +76,23 @@ probes::FoundSites planned_sites(const probes::UprobeFamily& family, const symbo
   return found;
 }
 
+// Without the internal-site plan (tls.internal_sites: false): the exported functions as declared,
+// counted like the plan's sites with the cost of their first instruction.
+probes::FoundSites exported_sites(const probes::UprobeFamily& family, const symbols::ElfFile& elf) {
+  probes::FoundSites found = probes::declared_sites(family, elf);
+  for (const auto& site : found.sites) {
+    if (static_cast<zt_tls_call>(family.probes[site.spec].cookie) == ZT_TLS_SET_FD) continue;
+    ++g_exported;
+    const auto sym = elf.find_function(site.symbol);
+    const bool x86 = elf.machine() == 62;  // EM_X86_64: other machines' costs are not decoded
+    const auto code = sym && x86 ? elf.read_code(sym->address, 16) : std::nullopt;
+    const auto cost = code ? symbols::x86::probe_cost(*code) : symbols::x86::ProbeCost::Unknown;
+    if (cost == symbols::x86::ProbeCost::Emulated || cost == symbols::x86::ProbeCost::Nop5) ++g_emulated;
+    if (cost == symbols::x86::ProbeCost::SingleStepped) ++g_single_stepped;
+  }
+  return found;
+}
+
 }  // namespace
 
 TlsSiteCounts site_counts() {
@@ -128,7 +145,7 @@ std::string describe_host_sites() {
 
 probes::UprobeFamily probe_family(bool cheap_sites) {
   probes::UprobeFamily f = declared();
-  if (cheap_sites) f.choose_sites = planned_sites;
+  f.choose_sites = cheap_sites ? planned_sites : exported_sites;
   return f;
 }
 

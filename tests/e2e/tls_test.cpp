@@ -498,6 +498,26 @@ TEST(Tls, CheckShowsTheProbeSitesAndTheAgentCountsThem) {
   EXPECT_EQ(stats->get("tls.sites_exported"), 0u);
   EXPECT_EQ(stats->get("tls.sites_emulated"), 2u);
   EXPECT_EQ(stats->get("tls.sites_single_stepped"), 0u);
+
+  // With `internal_sites: false` the exported entries are probed, and counted by their cost:
+  // Debian's SSL_read/SSL_write start with a single-stepped `sub`.
+  TempDir dir;
+  std::ofstream(dir / "zerotrace.yaml") << "select:\n  - pid: " << server.pid()
+                                        << "\ntls:\n  internal_sites: false\n";
+  // Selected by a rule, the server is probed at the scan after "tracing pid": wait for it.
+  Agent exported = Agent::run(dir / "zerotrace.yaml",
+                              std::regex("pid " + std::to_string(server.pid()) + ": probing [0-9]+ TLS functions"));
+  ASSERT_EQ(run_to_completion({"curl", "-sS", "--cacert", cert.cert, https_url(server.port(), "/users/2")}).status, 0);
+  ASSERT_TRUE(exported.wait_for_spans(1)) << exported.log();
+  exported.stop();
+  const auto counted = exported.stats();
+  ASSERT_TRUE(counted);
+  EXPECT_EQ(counted->get("tls.sites_internal"), 0u);
+  EXPECT_GE(counted->get("tls.sites_exported"), 4u) << "SSL_read, SSL_read_ex, SSL_write, SSL_write_ex";
+  EXPECT_GE(counted->get("tls.sites_single_stepped"), 2u);
+  EXPECT_EQ(counted->get("tls.sites_emulated") + counted->get("tls.sites_single_stepped"),
+            counted->get("tls.sites_exported"))
+      << "every exported x86-64 entry has a known cost";
 }
 
 }  // namespace

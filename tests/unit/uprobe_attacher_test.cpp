@@ -420,6 +420,37 @@ TEST(UprobeAttacher, AFamilyThatNeedsSocketsWaitsForTheProcessesFirstConnection)
   EXPECT_EQ(at_once.stats().deferred, 0u);
 }
 
+// A server loads its TLS library before it binds (python: `import ssl` at the top), then maps
+// another candidate once it listens: the later scan finds the socket and must probe the file the
+// first scan left waiting, since no connection activity will ask for it again.
+TEST(UprobeAttacher, FilesLeftWaitingAreProbedWhenALaterScanFindsASocket) {
+  FakeProc proc;
+  Recorder rec;
+  auto family = versioned_family();
+  family.only_with_sockets = true;
+  proc.maps(300, maps_with_lib());
+  proc.file(300, kLib, ZT_ELF_VERSIONED);
+  auto o = options(proc, true);
+  o.wait_for_sockets = true;
+  UprobeAttacher attacher({family}, rec.fn(), o);
+  EXPECT_EQ(attacher.scan(300), 0u);
+  EXPECT_EQ(attacher.stats().deferred, 1u);
+
+  // It listens, and loads a second matching file (another inode).
+  proc.socket(300, 3);
+  const std::string second = "/usr/lib/libzt_elf_versioned.so.2";
+  proc.file(300, second, ZT_ELF_VERSIONED);
+  proc.maps(300, maps_with_lib() + "7f0000010000-7f0000011000 r-xp 00001000 fd:01 300 " + second + "\n");
+  EXPECT_EQ(attacher.scan(300), 6u) << "both files: the waiting one and the new one";
+  std::set<std::string> paths;
+  for (const auto& r : rec.requests) paths.insert(r.path);
+  EXPECT_EQ(paths.size(), 2u);
+  // The socket activity that follows changes nothing.
+  const auto requests = rec.requests.size();
+  attacher.on_socket_activity(300);
+  EXPECT_EQ(rec.requests.size(), requests);
+}
+
 TEST(UprobeAttacher, PrearmedFilesAreProbedBeforeExecAndKeptThroughIt) {
   FakeProc proc;
   Recorder rec;
