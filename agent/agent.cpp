@@ -470,6 +470,7 @@ StatsSnapshot Agent::snapshot() const {
     s.set("tls.sites_exported", sites.exported);
     s.set("tls.sites_emulated", sites.emulated);
     s.set("tls.sites_single_stepped", sites.single_stepped);
+    s.set("tls.sites_go", sites.go);
   }
   assembler_->report(s);
   const auto kafka = protocols::kafka::Catalog::instance().stats();

@@ -567,11 +567,42 @@ static __always_inline void emit_mmsg(__u64 pid_tgid, const struct call_args *ar
  * call's plaintext belongs (tls_frame.h). A second, different socket makes the binding doubtful
  * (counted at the TLS call's return). The connection is marked as carrying TLS, so that its bytes
  * are known to be ciphertext. */
-static __always_inline void note_tls_call(__s32 fd, struct conn_state *conn)
+/* The user's R14 at a syscall: the running goroutine (g) in a Go program (register ABI); in other
+ * programs a callee-saved register of no meaning, used only on threads that have run Go TLS calls. */
+static __always_inline __u64 syscall_goroutine(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	return BPF_CORE_READ(regs, r14);
+#else
+	return 0;
+#endif
+}
+
+/* The TLS call the current thread is inside, if any: the thread's frame, or, on a thread that has
+ * run Go TLS calls (frame->g set), the call of the goroutine running now. */
+static __always_inline struct zt_tls_frame *current_tls_call(__u64 pid_tgid, __u64 g)
 {
 	struct zt_tls_frame *frame = bpf_task_storage_get(&tls_frames_map, bpf_get_current_task_btf(), 0, 0);
 
-	if (!frame || !frame->active)
+	if (!frame)
+		return NULL;
+	if (frame->g) {
+		struct zt_go_call_key key = {.tgid = pid_tgid >> 32, .g = g};
+
+		if (!g)
+			return NULL;
+		frame = bpf_map_lookup_elem(&go_tls_calls_map, &key);
+		if (!frame)
+			return NULL;
+	}
+	return frame->active ? frame : NULL;
+}
+
+static __always_inline void note_tls_call(__u64 pid_tgid, __u64 g, __s32 fd, struct conn_state *conn)
+{
+	struct zt_tls_frame *frame = current_tls_call(pid_tgid, g);
+
+	if (!frame)
 		return;
 	if (frame->fd < 0)
 		frame->fd = fd;
@@ -582,14 +613,14 @@ static __always_inline void note_tls_call(__s32 fd, struct conn_state *conn)
 }
 
 /* A data call that moved `ret` bytes (messages for recvmmsg/sendmmsg). */
-static __always_inline void emit_data(__u64 pid_tgid, const struct call_args *args, long ret)
+static __always_inline void emit_data(__u64 pid_tgid, const struct call_args *args, long ret, __u64 g)
 {
 	struct conn_state *conn = conn_for_data(pid_tgid, args->fd, args->syscall);
 
 	if (!conn)
 		return;
 	if (tls_enabled)
-		note_tls_call(args->fd, conn);
+		note_tls_call(pid_tgid, g, args->fd, conn);
 	__u64 skip = skip_until(conn, args->direction);
 	switch (args->shape) {
 	case SHAPE_BUF:
@@ -609,17 +640,17 @@ static __always_inline void emit_data(__u64 pid_tgid, const struct call_args *ar
 
 /* A receive that moved nothing, inside a TLS call: the socket is the call's only if it is a tracked
  * TCP connection (or a TCP socket first seen now). */
-static __always_inline void note_tls_failed_read(__u64 pid_tgid, __s32 fd)
+static __always_inline void note_tls_failed_read(__u64 pid_tgid, __u64 g, __s32 fd)
 {
-	struct zt_tls_frame *frame = bpf_task_storage_get(&tls_frames_map, bpf_get_current_task_btf(), 0, 0);
+	struct zt_tls_frame *frame = current_tls_call(pid_tgid, g);
 
-	if (!frame || !frame->active || frame->fd == fd)
+	if (!frame || frame->fd == fd)
 		return;
 	struct zt_conn_key key = {.tgid = pid_tgid >> 32, .fd = fd};
 	struct conn_state *conn = lookup_conn(&key);
 	if (!conn && !tcp_sock_of_fd(fd))
 		return;
-	note_tls_call(fd, conn);
+	note_tls_call(pid_tgid, g, fd, conn);
 }
 
 SEC("tp_btf/sys_exit")
@@ -644,7 +675,8 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		if (ret <= 0) {
 			/* A TLS read that found no record yet (EAGAIN) still names its socket. */
 			if (tls_enabled && is_traced(pid_tgid >> 32))
-				note_tls_failed_read(pid_tgid, (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs));
+				note_tls_failed_read(pid_tgid, syscall_goroutine(regs),
+						     (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs));
 			return 0;
 		}
 		if (!is_traced(pid_tgid >> 32) || !read_args(regs, &info, &args))
@@ -676,6 +708,6 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (!s)
 		return 0;
 	s->args = args;
-	emit_data(pid_tgid, &s->args, ret);
+	emit_data(pid_tgid, &s->args, ret, tls_enabled ? syscall_goroutine(regs) : 0);
 	return 0;
 }

@@ -65,7 +65,7 @@ struct {
 
 static __always_inline bool is_read(__u8 call)
 {
-	return call == ZT_TLS_READ || call == ZT_TLS_READ_EX || call == ZT_TLS_INTERNAL_READ;
+	return call == ZT_TLS_READ || call == ZT_TLS_READ_EX || call == ZT_TLS_INTERNAL_READ || call == ZT_TLS_GO_READ;
 }
 
 static __always_inline __u32 plaintext_prefix(__u64 size)
@@ -194,24 +194,18 @@ static __always_inline __u64 moved_bytes(struct pt_regs *ctx, const struct zt_tl
 	return n;
 }
 
-static __always_inline int on_tls_exit(struct pt_regs *ctx)
+/* The plaintext of a finished call that moved `size` bytes: tied to its socket (the nested
+ * syscall, else the socket its SSL object was last seen on) and sent as a data event of that
+ * connection, or sent unbound for the agent to tie. */
+static __always_inline void emit_plaintext(__u64 pid_tgid, const struct zt_tls_frame *frame, __u64 size)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
 	__u32 zero = 0;
-	struct zt_tls_frame *frame = bpf_task_storage_get(&tls_frames_map, bpf_get_current_task_btf(), 0, 0);
-
-	if (!frame || !frame->active)
-		return 0;
-	frame->active = 0;
-	__u64 size = moved_bytes(ctx, frame);
-	if (size == 0)
-		return 0;
-
 	__s32 fd = frame->fd;
+
 	if (frame->mismatch) {
 		count(ZT_CNT_TLS_MISMATCH);
-		return 0;
+		return;
 	}
 	if (fd >= 0) {
 		count(ZT_CNT_TLS_BOUND_SYSCALL);
@@ -221,7 +215,7 @@ static __always_inline int on_tls_exit(struct pt_regs *ctx)
 		if (fd < 0) {
 			count(ZT_CNT_TLS_UNBOUND);
 			emit_unbound(pid_tgid, frame, size);
-			return 0;
+			return;
 		}
 		count(ZT_CNT_TLS_BOUND_CACHE);
 	}
@@ -230,11 +224,11 @@ static __always_inline int on_tls_exit(struct pt_regs *ctx)
 	struct conn_state *conn = lookup_conn(&key);
 	if (!conn) {
 		count(ZT_CNT_TLS_NO_CONN);
-		return 0;
+		return;
 	}
 	struct tls_scratch *s = bpf_map_lookup_elem(&tls_heap, &zero);
 	if (!s)
-		return 0;
+		return;
 	bool read = is_read(frame->call);
 	__u8 direction = read ? ZT_DIR_INGRESS : ZT_DIR_EGRESS;
 	struct zt_data_event *ev = &s->event;
@@ -261,6 +255,104 @@ static __always_inline int on_tls_exit(struct pt_regs *ctx)
 	if (size > ev->captured)
 		count(ZT_CNT_TRUNCATED);
 	submit(s, sizeof(s->event) + (ev->captured & (ZT_MAX_CAPTURE * 2 - 1)));
+}
+
+static __always_inline int on_tls_exit(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct zt_tls_frame *frame = bpf_task_storage_get(&tls_frames_map, bpf_get_current_task_btf(), 0, 0);
+
+	if (!frame || !frame->active)
+		return 0;
+	frame->active = 0;
+	__u64 size = moved_bytes(ctx, frame);
+	if (size)
+		emit_plaintext(pid_tgid, frame, size);
+	return 0;
+}
+
+/* The socket under a Go *tls.Conn when its net.Conn is a *net.TCPConn (`itab`, tls_abi.h), cached
+ * as the Conn's socket: reads served from Go's buffer and calls whose goroutine moved make no
+ * syscall to tie them. */
+static __always_inline void go_conn_socket(__u32 tgid, __u64 tls_conn, __u64 itab)
+{
+	__u64 iface[2];
+	__u64 net_fd;
+	__s64 sysfd;
+
+	if (!itab || bpf_probe_read_user(iface, sizeof(iface), (const void *)tls_conn) || iface[0] != itab)
+		return;
+	if (bpf_probe_read_user(&net_fd, sizeof(net_fd), (const void *)iface[1]) ||
+	    bpf_probe_read_user(&sysfd, sizeof(sysfd), (const void *)(net_fd + 16)))
+		return;
+	if (sysfd >= 0 && sysfd < (1 << 24))
+		remember_fd(tgid, tls_conn, (__s32)sysfd);
+}
+
+/* Go crypto/tls (tls_abi.h): calls kept per goroutine, the thread's frame only marks the thread
+ * (frame->g) so that its socket syscalls look the running goroutine's call up. x86-64 only. */
+static __always_inline int on_go_tls(struct pt_regs *ctx)
+{
+#if defined(__TARGET_ARCH_x86)
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u8 call = (__u8)cookie;
+
+	if (!is_traced(pid_tgid >> 32))
+		return 0;
+	struct zt_go_call_key key = {.tgid = pid_tgid >> 32, .g = ctx->r14};
+
+	if (!key.g)
+		return 0;
+	if (call == ZT_TLS_GO_WRITE) {
+		/* Write sends all of b or fails: the plaintext is known at entry, and sent from there, so
+		 * that it comes before the response another goroutine (net/http's readLoop) may read
+		 * before this one returns. Its socket: the Conn's, read just now, or cached. */
+		struct zt_tls_frame frame = {
+			.ssl = ctx->ax,
+			.buf = ctx->bx,
+			.start_ns = bpf_ktime_get_ns(),
+			.fd = -1,
+			.call = call,
+			.g = key.g,
+		};
+		__u64 size = ctx->cx;
+
+		go_conn_socket(key.tgid, frame.ssl, cookie >> ZT_TLS_COOKIE_ITAB_SHIFT);
+		if (size)
+			emit_plaintext(pid_tgid, &frame, size);
+		return 0;
+	}
+	if (call == ZT_TLS_GO_READ) {
+		struct zt_tls_frame *thread = bpf_task_storage_get(&tls_frames_map, bpf_get_current_task_btf(), 0,
+								   BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!thread)
+			return 0;
+		thread->g = key.g;
+		thread->active = 0;
+		struct zt_tls_frame frame = {
+			.ssl = ctx->ax,
+			.buf = ctx->bx,
+			.start_ns = bpf_ktime_get_ns(),
+			.fd = -1,
+			.call = call,
+			.active = 1,
+			.g = key.g,
+		};
+		bpf_map_update_elem(&go_tls_calls_map, &key, &frame, BPF_ANY);
+		go_conn_socket(key.tgid, frame.ssl, cookie >> ZT_TLS_COOKIE_ITAB_SHIFT);
+		return 0;
+	}
+	/* A `ret` of Read: AX holds n. */
+	struct zt_tls_frame *frame = bpf_map_lookup_elem(&go_tls_calls_map, &key);
+	if (call != ZT_TLS_GO_READ_RET || !frame || !frame->active)
+		return 0;
+	struct zt_tls_frame done = *frame;
+	bpf_map_delete_elem(&go_tls_calls_map, &key);
+	long n = (long)ctx->ax;
+	if (n > 0)
+		emit_plaintext(pid_tgid, &done, (__u64)n);
+#endif
 	return 0;
 }
 
@@ -275,3 +367,8 @@ SEC("uprobe.multi")
 int tls_enter_multi(struct pt_regs *ctx) { return on_tls_enter(ctx); }
 SEC("uretprobe.multi")
 int tls_exit_multi(struct pt_regs *ctx) { return on_tls_exit(ctx); }
+
+SEC("uprobe")
+int go_tls(struct pt_regs *ctx) { return on_go_tls(ctx); }
+SEC("uprobe.multi")
+int go_tls_multi(struct pt_regs *ctx) { return on_go_tls(ctx); }

@@ -17,6 +17,8 @@ MAIN_PKGS=(
   # scripts/lint.sh
   clang-format clang-tidy
   libelf-dev zlib1g-dev uuid-dev
+  # symbols/x86_decode: whole-function decoding (the `ret` sites of Go functions)
+  libcapstone-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # exporters: OTLP protobuf/gRPC, HTTP transports
@@ -34,7 +36,8 @@ MAIN_PKGS=(
   libssl-dev libzstd-dev liblz4-dev
 )
 # bookworm's libbpf 1.1 lacks BPF_UPROBE and uprobe_multi; 1.4 and bpftool 7.5 come from backports.
-BACKPORTS_PKGS=(libbpf-dev bpftool)
+# golang-1.22-go: Go test peers (crypto/tls servers and clients built by tests/CMakeLists.txt)
+BACKPORTS_PKGS=(libbpf-dev bpftool golang-1.22-go)
 
 # tests/js pins its npm packages in package-lock.json; install them when node_modules is missing or
 # older than the lockfile. Install scripts are skipped: none in that tree is needed (protobufjs's

@@ -1,5 +1,7 @@
 #include "symbols/x86_decode.h"
 
+#include <capstone/capstone.h>
+
 #include <algorithm>
 #include <array>
 
@@ -228,6 +230,44 @@ std::optional<std::uint64_t> first_call_target(std::span<const std::uint8_t> cod
 
 bool return_address_on_stack(std::span<const std::uint8_t> function_code, std::uint64_t offset) {
   return offset == 0 || (offset == 4 && endbr64_skip(function_code) == 4);
+}
+
+}  // namespace zt::symbols::x86
+
+namespace zt::symbols::x86 {
+
+std::optional<std::vector<std::uint64_t>> return_sites(std::span<const std::uint8_t> code, std::uint64_t vaddr_of_code) {
+  csh handle = 0;
+  if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK) return std::nullopt;
+  cs_option(handle, CS_OPT_DETAIL, CS_OPT_ON);
+  cs_insn* insn = cs_malloc(handle);
+  const std::uint8_t* at = code.data();
+  std::size_t left = code.size();
+  std::uint64_t address = vaddr_of_code;
+  const std::uint64_t end = vaddr_of_code + code.size();
+  std::vector<std::uint64_t> out;
+  bool ok = insn != nullptr;
+  while (ok && left > 0) {
+    const std::uint64_t here = address;
+    if (!cs_disasm_iter(handle, &at, &left, &address, insn)) {
+      ok = false;
+      break;
+    }
+    if (insn->id == X86_INS_RET) {
+      out.push_back(here);
+      continue;
+    }
+    // A direct jump out of the function is a tail call: that return would go unseen.
+    if (cs_insn_group(handle, insn, X86_GRP_JUMP) && insn->detail->x86.op_count == 1 &&
+        insn->detail->x86.operands[0].type == X86_OP_IMM) {
+      const auto target = static_cast<std::uint64_t>(insn->detail->x86.operands[0].imm);
+      if (target < vaddr_of_code || target >= end) ok = false;
+    }
+  }
+  if (insn) cs_free(insn, 1);
+  cs_close(&handle);
+  if (!ok) return std::nullopt;
+  return out;
 }
 
 }  // namespace zt::symbols::x86

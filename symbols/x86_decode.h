@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <vector>
 
 namespace zt::symbols::x86 {
 
@@ -61,5 +62,13 @@ std::optional<std::uint64_t> first_call_target(std::span<const std::uint8_t> cod
 // the caller's return address at [rsp], which a uretprobe needs (it replaces that address): only
 // the first instruction, or the one after a leading endbr64. After a push or a sub it is not.
 bool return_address_on_stack(std::span<const std::uint8_t> function_code, std::uint64_t offset);
+
+// Every `ret` instruction of a whole function whose code (all of it: a linear sweep from the
+// start, right for compilers that put no data in text, as Go's does not) starts at
+// `vaddr_of_code`, as addresses; decoded by Capstone. nullopt when some bytes are not an
+// instruction, or a jump leaves the function other than by a call (a tail jump: a return a probe
+// on `ret` would not see). Go functions return only by `ret`: uretprobes must never go on Go code
+// (goroutine stacks move, and the runtime walks them).
+std::optional<std::vector<std::uint64_t>> return_sites(std::span<const std::uint8_t> code, std::uint64_t vaddr_of_code);
 
 }  // namespace zt::symbols::x86

@@ -197,9 +197,11 @@ Result<void> BpfLoader::open_and_load() {
     if (auto r = share_maps(tls_->maps.traced_pids_map, tls_->maps.events, tls_->maps.counters_map); !r) {
       return r.error();
     }
-    // The connections and the TLS call frames are the socket programs' (conn_map.h, tls_frame.h).
+    // The connections and the TLS call frames (per thread, per goroutine) are the socket programs'
+    // (conn_map.h, tls_frame.h).
     const std::pair<bpf_map*, bpf_map*> tls_shared[] = {{sockets_->maps.conn_map, tls_->maps.conn_map},
-                                                        {sockets_->maps.tls_frames_map, tls_->maps.tls_frames_map}};
+                                                        {sockets_->maps.tls_frames_map, tls_->maps.tls_frames_map},
+                                                        {sockets_->maps.go_tls_calls_map, tls_->maps.go_tls_calls_map}};
     for (const auto& [owner, user] : tls_shared) {
       if (int err = bpf_map__reuse_fd(user, bpf_map__fd(owner)); err) {
         return make_error(std::string("sharing map ") + bpf_map__name(owner) + " failed: " + errno_text(err));

@@ -256,7 +256,7 @@ std::size_t UprobeAttacher::probe_file(std::uint32_t pid, Process& p, std::size_
       UprobeRequest req{family.name, *program, program == &ret, pid, path, {}, {}};
       for (const auto* site : sites) {
         req.offsets.push_back(site->offset);
-        req.cookies.push_back(family.probes[site->spec].cookie);
+        req.cookies.push_back(site->cookie ? site->cookie : family.probes[site->spec].cookie);
       }
       auto link = attach_(req);
       if (!link) {

@@ -44,6 +44,7 @@ struct UprobeSite {
   std::size_t spec = 0;      // index into UprobeFamily::probes
   std::string symbol;        // the name found ("cudaMemcpy_ptds")
   std::uint64_t offset = 0;  // file offset of its first instruction (or of the probed instruction)
+  std::uint64_t cookie = 0;  // nonzero: this site's attach cookie instead of its spec's
 };
 
 struct FoundSites {

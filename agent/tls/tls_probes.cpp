@@ -24,11 +24,12 @@ probes::UprobeFamily declared() {
   f.library.file_names = {"libssl.so*"};
   f.library.any_file_defining = true;  // node links OpenSSL statically and exports SSL_*
   f.only_with_sockets = true;          // TLS needs a socket: no probes in processes without one
-  const auto add = [&f](zt_tls_call call, std::vector<std::string> symbols, bool has_return) {
+  const auto add = [&f](zt_tls_call call, std::vector<std::string> symbols, bool has_return,
+                        const char* program = "tls_enter") {
     probes::UprobeSpec spec;
     spec.symbols = std::move(symbols);
     spec.every_variant = false;
-    spec.entry_program = "tls_enter";
+    spec.entry_program = program;
     spec.return_program = has_return ? "tls_exit" : "";
     spec.cookie = call;
     f.probes.push_back(std::move(spec));
@@ -42,10 +43,24 @@ probes::UprobeFamily declared() {
   add(ZT_TLS_WRITE_EX2, {"SSL_write_ex2"}, true);
   add(ZT_TLS_INTERNAL_WRITE_FLAGS, {}, true);
   add(ZT_TLS_SET_FD, {"SSL_set_fd"}, false);
+  // Go: found by the Go site plan (entries and every `ret`), one program for all four.
+  add(ZT_TLS_GO_READ, {}, false, "go_tls");
+  add(ZT_TLS_GO_WRITE, {}, false, "go_tls");
+  add(ZT_TLS_GO_READ_RET, {}, false, "go_tls");
   return f;
 }
 
-std::atomic<std::uint64_t> g_internal{0}, g_exported{0}, g_emulated{0}, g_single_stepped{0};
+std::atomic<std::uint64_t> g_internal{0}, g_exported{0}, g_emulated{0}, g_single_stepped{0}, g_go{0};
+
+bool go_call(zt_tls_call call) { return call >= ZT_TLS_GO_READ && call <= ZT_TLS_GO_READ_RET; }
+
+// The attach cookie: the call in the low byte, a Go entry's itab above it (tls_abi.h).
+std::uint64_t site_cookie(const TlsSite& site) {
+  return static_cast<std::uint64_t>(site.call) | (site.tcp_conn_itab << ZT_TLS_COOKIE_ITAB_SHIFT);
+}
+
+// Counts a chosen site by kind and by the cost of its instruction.
+void count_site(zt_tls_call call, symbols::x86::ProbeCost cost);
 
 bool internal_call(zt_tls_call call) {
   return call == ZT_TLS_INTERNAL_READ || call == ZT_TLS_INTERNAL_WRITE || call == ZT_TLS_INTERNAL_WRITE_FLAGS;
@@ -53,18 +68,29 @@ bool internal_call(zt_tls_call call) {
 
 // The plan's sites as the attacher takes them: the spec of each site's call (its cookie and
 // programs). A read or write site where no return probe may go cannot give plaintext: left out.
+void count_site(zt_tls_call call, symbols::x86::ProbeCost cost) {
+  if (call == ZT_TLS_SET_FD) return;  // once per connection, not per call
+  if (go_call(call)) {
+    ++g_go;
+  } else {
+    (internal_call(call) ? g_internal : g_exported)++;
+  }
+  if (cost == symbols::x86::ProbeCost::Emulated || cost == symbols::x86::ProbeCost::Nop5) ++g_emulated;
+  if (cost == symbols::x86::ProbeCost::SingleStepped) ++g_single_stepped;
+}
+
 probes::FoundSites planned_sites(const probes::UprobeFamily& family, const symbols::ElfFile& elf) {
-  const TlsSitePlan plan = plan_tls_sites(elf);
+  TlsSitePlan plan = plan_tls_sites(elf);
+  const TlsSitePlan go = plan_go_tls_sites(elf);
+  plan.sites.insert(plan.sites.end(), go.sites.begin(), go.sites.end());
+  plan.notes.insert(plan.notes.end(), go.notes.begin(), go.notes.end());
   probes::FoundSites found;
   for (const auto& site : plan.sites) {
     const auto spec = static_cast<std::size_t>(site.call) - 1;
     if (spec >= family.probes.size()) continue;
     if (!site.with_return && !family.probes[spec].return_program.empty()) continue;
-    found.sites.push_back(probes::UprobeSite{spec, site.symbol, site.file_offset});
-    if (site.call == ZT_TLS_SET_FD) continue;  // once per connection, not per call
-    (internal_call(site.call) ? g_internal : g_exported)++;
-    if (site.cost == symbols::x86::ProbeCost::Emulated || site.cost == symbols::x86::ProbeCost::Nop5) ++g_emulated;
-    if (site.cost == symbols::x86::ProbeCost::SingleStepped) ++g_single_stepped;
+    found.sites.push_back(probes::UprobeSite{spec, site.symbol, site.file_offset, site_cookie(site)});
+    count_site(site.call, site.cost);
   }
   // Why these sites, once per file (the plan is the same in every process mapping it).
   static std::mutex mutex;
@@ -81,14 +107,17 @@ probes::FoundSites planned_sites(const probes::UprobeFamily& family, const symbo
 probes::FoundSites exported_sites(const probes::UprobeFamily& family, const symbols::ElfFile& elf) {
   probes::FoundSites found = probes::declared_sites(family, elf);
   for (const auto& site : found.sites) {
-    if (static_cast<zt_tls_call>(family.probes[site.spec].cookie) == ZT_TLS_SET_FD) continue;
-    ++g_exported;
     const auto sym = elf.find_function(site.symbol);
     const bool x86 = elf.machine() == 62;  // EM_X86_64: other machines' costs are not decoded
     const auto code = sym && x86 ? elf.read_code(sym->address, 16) : std::nullopt;
-    const auto cost = code ? symbols::x86::probe_cost(*code) : symbols::x86::ProbeCost::Unknown;
-    if (cost == symbols::x86::ProbeCost::Emulated || cost == symbols::x86::ProbeCost::Nop5) ++g_emulated;
-    if (cost == symbols::x86::ProbeCost::SingleStepped) ++g_single_stepped;
+    count_site(static_cast<zt_tls_call>(family.probes[site.spec].cookie),
+               code ? symbols::x86::probe_cost(*code) : symbols::x86::ProbeCost::Unknown);
+  }
+  // Go has no exported entries to fall back to: its sites are the plan's either way.
+  for (const auto& site : plan_go_tls_sites(elf).sites) {
+    found.sites.push_back(
+        probes::UprobeSite{static_cast<std::size_t>(site.call) - 1, site.symbol, site.file_offset, site_cookie(site)});
+    count_site(site.call, site.cost);
   }
   return found;
 }
@@ -96,7 +125,7 @@ probes::FoundSites exported_sites(const probes::UprobeFamily& family, const symb
 }  // namespace
 
 TlsSiteCounts site_counts() {
-  return {g_internal.load(), g_exported.load(), g_emulated.load(), g_single_stepped.load()};
+  return {g_internal.load(), g_exported.load(), g_emulated.load(), g_single_stepped.load(), g_go.load()};
 }
 
 std::string describe_host_sites() {

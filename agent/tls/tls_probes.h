@@ -24,6 +24,7 @@ struct TlsSiteCounts {
   std::uint64_t exported = 0;        // exported entries (SSL_read, SSL_write_ex, ...)
   std::uint64_t emulated = 0;        // sites whose instruction the kernel emulates (one trap)
   std::uint64_t single_stepped = 0;  // sites the kernel single-steps (two traps: 3-4x dearer)
+  std::uint64_t go = 0;              // Go crypto/tls sites (entries and `ret`s)
 };
 TlsSiteCounts site_counts();
 

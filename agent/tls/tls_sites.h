@@ -28,6 +28,10 @@ struct TlsSite {
   // Whether a uretprobe goes here too. Only where [rsp] holds the caller's return address: the
   // function's first instruction, or the one after a leading endbr64 (the plan checks it).
   bool with_return = true;
+  // Go entries (ZT_TLS_GO_READ/_WRITE) in a non-PIE executable: the address of the itab that
+  // makes a *net.TCPConn a net.Conn (go:itab.*net.TCPConn,net.Conn), 0 when unknown. The entry
+  // program reads the socket from the Conn only when its net.Conn has this itab.
+  std::uint64_t tcp_conn_itab = 0;
 };
 
 struct TlsSitePlan {
@@ -50,5 +54,13 @@ struct TlsSitePlan {
 // entry is probed past a leading endbr64 when an emulated instruction follows. Files for other
 // machines than x86-64 get the exported entries, cost Unknown. Every function is optional.
 TlsSitePlan plan_tls_sites(const symbols::ElfFile& elf);
+
+// Go's crypto/tls in a Go executable (x86-64, Go 1.17+ register ABI), when its symbol table names
+// crypto/tls.(*Conn).Read and .Write: for each, the entry (ZT_TLS_GO_READ/_WRITE) on the `push
+// %rbp` after the stack check, and for Read a probe on every `ret` of the function
+// (ZT_TLS_GO_READ_RET), never a uretprobe; Write's plaintext is taken at its entry. A function whose prologue is not the register ABI's (older Go),
+// whose returns cannot all be found (a tail jump), or that is unreadable is left out, with a note.
+// Stripped Go binaries (no .symtab) are not probed.
+TlsSitePlan plan_go_tls_sites(const symbols::ElfFile& elf);
 
 }  // namespace zt::tls

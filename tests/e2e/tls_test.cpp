@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "e2e/harness.h"
@@ -753,6 +754,129 @@ TEST(Tls, TheAgentsOwnTlsExportsAreNeverTraced) {
   for (const auto& [offset, bytes] : agent_text) {
     EXPECT_EQ(bytes, file_bytes(agent_libssl, offset, bytes.size())) << "breakpoint in the agent's libssl";
   }
+}
+
+}  // namespace
+}  // namespace zt::e2e
+
+namespace zt::e2e {
+namespace {
+
+// Go's own crypto/tls (tests/workloads/go/tls_peer.go, built with Debian's golang-1.22-go): entry
+// probes and probes on every `ret` (never uretprobes), calls kept per goroutine.
+std::string go_peer() {
+#ifdef ZT_GO_TLS_PEER
+  return ZT_GO_TLS_PEER;
+#else
+  return {};
+#endif
+}
+
+#define ZT_REQUIRE_GO_PEER()                                                                           \
+  do {                                                                                                 \
+    if (go_peer().empty()) {                                                                           \
+      if (::zt::testing::in_ci()) FAIL() << "CI=true but the Go TLS peer was not built (scripts/setup.sh)"; \
+      GTEST_SKIP() << "*** NOT RUN: go was not found at build time (golang-1.22-go; scripts/setup.sh) ***"; \
+    }                                                                                                  \
+  } while (0)
+
+// One Go process serving HTTPS (HTTP/2 and HTTP/1.1) and plain HTTP at once, under concurrent
+// keep-alive clients: goroutines move between threads inside Read, and the plain port's
+// connections, served by the same threads, must stay plaintext HTTP.
+TEST(Tls, GoServerGivesHttp1AndHttp2SpansOverTlsAndItsPlainPortStaysPlain) {
+  ZT_REQUIRE_ROOT();
+  ZT_REQUIRE_GO_PEER();
+  const Certificate cert;
+  const auto tls_port = std::to_string(free_port());
+  const auto plain_port = std::to_string(free_port());
+  Subprocess server({go_peer(), "server", cert.cert, cert.key, tls_port, plain_port});
+  ASSERT_TRUE(server.wait_for_line(Stream::Out, "READY")) << server.output(Stream::Err);
+  Agent agent = Agent::attach({server.pid()}, {"--stats-interval", "0.2"});
+  const std::string tls_base = "https://127.0.0.1:" + tls_port;
+  const std::string plain_base = "http://127.0.0.1:" + plain_port;
+
+  ASSERT_EQ(run_to_completion({"curl", "-sS", "--http2", "--cacert", cert.cert, tls_base + "/users/1"}).status, 0);
+  ASSERT_EQ(run_to_completion({"curl", "-sS", "--http1.1", "--cacert", cert.cert, tls_base + "/users/2"}).status, 0);
+  // Concurrent keep-alive clients, TLS and plain, 4 connections each.
+  std::vector<std::string> tls_urls, plain_urls;
+  for (int i = 10; i < 30; ++i) tls_urls.push_back(tls_base + "/users/" + std::to_string(i));
+  for (int i = 50; i < 70; ++i) plain_urls.push_back(plain_base + "/users/" + std::to_string(i));
+  tls_urls.push_back(tls_base + "/error");
+  std::vector<std::string> tls_cmd{go_peer(), "client", cert.cert, "4"};
+  tls_cmd.insert(tls_cmd.end(), tls_urls.begin(), tls_urls.end());
+  std::vector<std::string> plain_cmd{go_peer(), "client", cert.cert, "4"};
+  plain_cmd.insert(plain_cmd.end(), plain_urls.begin(), plain_urls.end());
+  Subprocess tls_client(tls_cmd);
+  Subprocess plain_client(plain_cmd);
+  for (Subprocess* c : {&tls_client, &plain_client}) {
+    ASSERT_TRUE(c->wait_for_line(Stream::Out, "DONE")) << c->output(Stream::Err);
+    EXPECT_EQ(c->output(Stream::Out).find("ERROR"), std::string::npos) << c->output(Stream::Out);
+  }
+  ASSERT_TRUE(agent.wait_for_spans(2 + 21 + 20)) << agent.log();
+  const auto spans = agent.stop();
+  EXPECT_TRUE(server.running()) << "the Go server survived its probes";
+
+  std::map<std::string, Json> by_path_seen;
+  for (const auto& s : spans) {
+    EXPECT_EQ(s["kind"], "SERVER") << s.dump();
+    by_path_seen[attr(s, "url.path").is_string() ? attr(s, "url.path").get<std::string>() : ""] = s;
+  }
+  ASSERT_TRUE(by_path_seen.contains("/users/1")) << Json(spans).dump(1);
+  EXPECT_EQ(attr(by_path_seen["/users/1"], "network.protocol.version"), "2");
+  EXPECT_EQ(attr(by_path_seen["/users/1"], "url.scheme"), "https");
+  EXPECT_EQ(attr(by_path_seen["/users/1"], "tls.protocol.version"), "1.3");
+  ASSERT_TRUE(by_path_seen.contains("/users/2"));
+  EXPECT_EQ(attr(by_path_seen["/users/2"], "network.protocol.version"), "1.1");
+  EXPECT_EQ(attr(by_path_seen["/users/2"], "url.scheme"), "https");
+  for (int i = 10; i < 30; ++i) {
+    const auto path = "/users/" + std::to_string(i);
+    ASSERT_TRUE(by_path_seen.contains(path)) << path;
+    EXPECT_EQ(attr(by_path_seen[path], "url.scheme"), "https") << path;
+    EXPECT_EQ(attr(by_path_seen[path], "http.response.status_code"), 200) << path;
+    EXPECT_EQ(attr(by_path_seen[path], "server.port"), std::stoi(tls_port)) << path;
+  }
+  ASSERT_TRUE(by_path_seen.contains("/error"));
+  EXPECT_EQ(attr(by_path_seen["/error"], "http.response.status_code"), 500);
+  for (int i = 50; i < 70; ++i) {
+    const auto path = "/users/" + std::to_string(i);
+    ASSERT_TRUE(by_path_seen.contains(path)) << path;
+    EXPECT_EQ(attr(by_path_seen[path], "url.scheme"), "http") << path;
+    EXPECT_FALSE(by_path_seen[path]["attributes"].contains("tls.protocol.version")) << path;
+  }
+  EXPECT_EQ(spans.size(), 2u + 21u + 20u) << "one span per request, none twice";
+  const auto stats = agent.stats();
+  ASSERT_TRUE(stats);
+  EXPECT_GE(stats->get("tls.sites_go"), 4u) << "two entries and their ret sites";
+  EXPECT_EQ(stats->get("pipeline.parse_errors"), 0u);
+  EXPECT_EQ(stats->get("kernel.tls_mismatch"), 0u);
+}
+
+// A Go client under `zerotrace exec`: its executable is probed before it runs, and every request
+// of its keep-alive connections (4 goroutines at a time) is a client span.
+TEST(Tls, GoClientUnderExecGivesAClientSpanPerRequest) {
+  ZT_REQUIRE_ROOT();
+  ZT_REQUIRE_GO_PEER();
+  const Certificate cert;
+  ReadyServer server(https_python(cert));
+  std::vector<std::string> command{go_peer(), "client", cert.cert, "4"};
+  std::vector<std::string> paths;
+  for (int i = 1; i <= 12; ++i) paths.push_back("/users/" + std::to_string(i));
+  paths.push_back("/nothing");
+  for (const auto& p : paths) command.push_back(https_url(server.port(), p));
+  Agent agent = Agent::exec(command);
+  ASSERT_TRUE(agent.process().wait_for_line(Stream::Out, "DONE")) << agent.log();
+  const auto spans = agent.stop();
+  const auto clients = of_kind(spans, "CLIENT");
+  ASSERT_EQ(clients.size(), paths.size()) << Json(spans).dump(1) << agent.log();
+  std::set<std::string> seen;
+  for (const auto& c : clients) {
+    seen.insert(attr(c, "url.full").is_string() ? attr(c, "url.full").get<std::string>() : "");
+    EXPECT_EQ(attr(c, "http.request.method"), "GET");
+    EXPECT_EQ(attr(c, "tls.protocol.version"), "1.3");
+    const bool missing = attr(c, "url.full") == https_url(server.port(), "/nothing");
+    EXPECT_EQ(attr(c, "http.response.status_code"), missing ? 404 : 200) << c.dump();
+  }
+  for (const auto& p : paths) EXPECT_TRUE(seen.contains(https_url(server.port(), p))) << p;
 }
 
 }  // namespace

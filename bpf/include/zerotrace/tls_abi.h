@@ -14,6 +14,21 @@
  *   ZT_TLS_INTERNAL_WRITE_FLAGS  ssl_write_internal of 3.3+: the same arguments as SSL_write_ex2
  *   ZT_TLS_SET_FD          int SSL_set_fd(SSL *s, int fd)                            entry only
  * The _ex forms and the internal functions return 1 on success with the count behind the pointer.
+ *
+ * Go crypto/tls (x86-64, Go 1.17+ register ABI "ABIInternal"; R14 holds the running goroutine, g):
+ *   ZT_TLS_GO_READ         entry of crypto/tls.(*Conn).Read(b []byte) (n int, err error):
+ *                          AX = *Conn, BX = b's data, CX = len(b)
+ *   ZT_TLS_GO_WRITE        entry of crypto/tls.(*Conn).Write(b []byte) (n int, err error): the same;
+ *                          Write sends all of b or fails, so its plaintext is taken at entry
+ *   ZT_TLS_GO_READ_RET     a `ret` instruction of Read: AX = n (never a uretprobe on Go: goroutine
+ *                          stacks move, and the runtime reads them)
+ * The attach cookie holds the call in its low 8 bits; for Go entries in a non-PIE executable, the
+ * bits above (ZT_TLS_COOKIE_ITAB_SHIFT) hold the address of go:itab.*net.TCPConn,net.Conn: when
+ * the Conn's net.Conn (its first field) has that itab, the socket is read from it:
+ * *net.TCPConn -> *netFD (its first word) -> poll.FD.Sysfd (+16, after the 16-byte fdMutex),
+ * offsets unchanged since Go 1.9.
+ * A goroutine can move between threads inside a call (it parks on the netpoller and resumes on
+ * another thread): Go calls are kept per goroutine (go_tls_calls_map, tls_frame.h).
  */
 #ifndef ZEROTRACE_TLS_ABI_H
 #define ZEROTRACE_TLS_ABI_H
@@ -30,7 +45,12 @@ enum zt_tls_call {
 	ZT_TLS_WRITE_EX2 = 7,
 	ZT_TLS_INTERNAL_WRITE_FLAGS = 8,
 	ZT_TLS_SET_FD = 9,
+	ZT_TLS_GO_READ = 10,
+	ZT_TLS_GO_WRITE = 11,
+	ZT_TLS_GO_READ_RET = 12,
 };
+
+#define ZT_TLS_COOKIE_ITAB_SHIFT 8
 
 /* The plaintext of a TLS call that could not be tied to a socket in the kernel (no socket syscall
  * inside the call and none known for its SSL object: memory BIOs, as node, Python's asyncio and

@@ -3,7 +3,7 @@
  * on every data syscall of a traced thread: a socket read or written while the thread is inside a
  * TLS call is the connection that call's plaintext belongs to (the "nested syscall"). Syscall
  * tracepoints run in the calling task, so this cannot bind a call to another thread's socket.
- * The loader creates the map in the sockets object and shares it with the TLS object. */
+ * The loader creates the maps in the sockets object and shares them with the TLS object. */
 #ifndef ZEROTRACE_TLS_FRAME_H
 #define ZEROTRACE_TLS_FRAME_H
 
@@ -19,6 +19,10 @@ struct zt_tls_frame {
 	__u8 active;    /* set at entry, cleared at return */
 	__u8 mismatch;  /* a second, different socket was used inside the same call */
 	__u8 pad;
+	/* Go calls (ZT_TLS_GO_*): the goroutine (its g pointer) that made the call. On a thread's
+	 * frame, nonzero marks a thread that has run Go TLS calls: its syscalls look up the running
+	 * goroutine's call in go_tls_calls_map. */
+	__u64 g;
 };
 
 struct {
@@ -27,5 +31,20 @@ struct {
 	__type(key, int);
 	__type(value, struct zt_tls_frame);
 } tls_frames_map SEC(".maps");
+
+/* Go TLS calls in flight, per goroutine (a goroutine that parks inside Read resumes on another
+ * thread). LRU: a goroutine that dies inside a call (a panic) leaves its entry behind. */
+struct zt_go_call_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 g;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct zt_go_call_key);
+	__type(value, struct zt_tls_frame);
+} go_tls_calls_map SEC(".maps");
 
 #endif /* ZEROTRACE_TLS_FRAME_H */
