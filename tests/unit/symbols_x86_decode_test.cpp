@@ -295,3 +295,47 @@ TEST(X86FirstCallTest, RandomBytes) {
 
 }  // namespace
 }  // namespace zt::symbols::x86
+
+namespace zt::symbols::x86 {
+namespace {
+
+// Every `ret` of a whole function, by a linear sweep (Capstone).
+TEST(X86ReturnSites, EveryRetOfTheFunctionIsFound) {
+  // 0x1000: push %rbp; test %eax,%eax; je +3; pop %rbp; ret; mov $1,%eax; pop %rbp; ret
+  const Exact code({0x55, 0x85, 0xc0, 0x74, 0x02, 0x5d, 0xc3, 0xb8, 0x01, 0x00, 0x00, 0x00, 0x5d, 0xc3});
+  const auto rets = return_sites(code.span(), 0x1000);
+  ASSERT_TRUE(rets);
+  EXPECT_EQ(*rets, (std::vector<std::uint64_t>{0x1006, 0x100d}));
+}
+
+TEST(X86ReturnSites, AJumpOutOfTheFunctionIsATailCallAndRefused) {
+  // push %rbp; pop %rbp; jmp 0x2000 (e9 rel32): a return this function's `ret`s would not see.
+  const Exact tail({0x55, 0x5d, 0xe9, 0xf9, 0x0f, 0x00, 0x00});
+  EXPECT_FALSE(return_sites(tail.span(), 0x1000));
+  // A jump back into the function (Go's stack growth path) is fine.
+  const Exact loop({0x55, 0x5d, 0xc3, 0xeb, 0xfb});
+  const auto rets = return_sites(loop.span(), 0x1000);
+  ASSERT_TRUE(rets);
+  EXPECT_EQ(*rets, (std::vector<std::uint64_t>{0x1002}));
+}
+
+TEST(X86ReturnSites, BytesThatAreNoInstructionAreRefusedNotGuessed) {
+  // A truncated mov $imm32 (b8 + 2 bytes): the sweep cannot end on an instruction boundary.
+  const Exact cut({0x55, 0xc3, 0xb8, 0x01, 0x00});
+  EXPECT_FALSE(return_sites(cut.span(), 0x1000));
+  const Exact empty({});
+  const auto none = return_sites(empty.span(), 0x1000);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+  // Random bytes never crash it (ASan checks the reads).
+  std::mt19937 rng(7);
+  for (int i = 0; i < 2000; ++i) {
+    Bytes b(rng() % 64);
+    for (auto& x : b) x = static_cast<std::uint8_t>(rng());
+    const Exact e(b);
+    (void)return_sites(e.span(), 0x400000);
+  }
+}
+
+}  // namespace
+}  // namespace zt::symbols::x86

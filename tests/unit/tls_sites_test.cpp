@@ -15,6 +15,7 @@
 
 #include "symbols/elf_file.h"
 #include "symbols/x86_decode.h"
+#include "support/privileges.h"
 #include "tls/tls_sites.h"
 
 namespace zt::tls {
@@ -561,6 +562,61 @@ TEST(TlsSitesSystemTest, Libssl11) {
   EXPECT_TRUE(plan.has_read()) << notes(plan);
   EXPECT_TRUE(plan.has_write()) << notes(plan);
   EXPECT_FALSE(by_call(plan).count(ZT_TLS_INTERNAL_WRITE_FLAGS));
+}
+
+}  // namespace
+}  // namespace zt::tls
+
+namespace zt::tls {
+namespace {
+
+// The Go plan on a real Go executable (tests/workloads/go/tls_peer.go, built by Debian's
+// golang-1.22-go): Read's entry after the stack check and every `ret`, Write's entry only, and the
+// *net.TCPConn itab for reading the socket.
+TEST(TlsSitesSystemTest, GoCryptoTls) {
+#ifndef ZT_GO_TLS_PEER
+  if (::zt::testing::in_ci()) FAIL() << "CI=true but the Go TLS peer was not built (scripts/setup.sh)";
+  GTEST_SKIP() << "*** NOT RUN: go was not found at build time (golang-1.22-go; scripts/setup.sh) ***";
+#else
+  const auto opened = ElfFile::open(ZT_GO_TLS_PEER);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  const ElfFile& elf = *opened.value();
+  const auto plan = plan_go_tls_sites(elf);
+  std::cout << "Go plan:\n" << describe(plan);
+  const auto read = elf.find_function("crypto/tls.(*Conn).Read");
+  const auto write = elf.find_function("crypto/tls.(*Conn).Write");
+  ASSERT_TRUE(read && write);
+  std::size_t entries = 0, rets = 0;
+  for (const auto& site : plan.sites) {
+    const auto byte = elf.read_code(site.vaddr, 1);
+    ASSERT_TRUE(byte && byte->size() == 1);
+    EXPECT_FALSE(site.with_return) << "never a uretprobe on Go: " << site.symbol;
+    EXPECT_EQ(elf.vaddr_to_offset(site.vaddr), site.file_offset);
+    if (site.call == ZT_TLS_GO_READ || site.call == ZT_TLS_GO_WRITE) {
+      ++entries;
+      const auto& fn = site.call == ZT_TLS_GO_READ ? *read : *write;
+      EXPECT_EQ((*byte)[0], 0x55) << "push %rbp after the stack check";
+      EXPECT_GT(site.vaddr, fn.address);
+      EXPECT_LT(site.vaddr, fn.address + 16);
+      EXPECT_EQ(site.cost, ProbeCost::Emulated);
+      const auto itab = elf.find_all("go:itab.*net.TCPConn,net.Conn");
+      ASSERT_FALSE(itab.empty());
+      EXPECT_EQ(site.tcp_conn_itab, itab.front().address);
+    } else {
+      ASSERT_EQ(site.call, ZT_TLS_GO_READ_RET) << site.symbol;
+      ++rets;
+      EXPECT_EQ((*byte)[0], 0xc3) << site.symbol;
+      EXPECT_GE(site.vaddr, read->address);
+      EXPECT_LT(site.vaddr, read->address + read->size);
+    }
+  }
+  EXPECT_EQ(entries, 2u) << notes(plan);
+  EXPECT_GE(rets, 2u) << notes(plan);
+  // Not Go: nothing.
+  if (const auto libssl = open_system_file("/usr/lib/x86_64-linux-gnu/libssl.so.3")) {
+    EXPECT_TRUE(plan_go_tls_sites(*libssl).sites.empty());
+  }
+#endif
 }
 
 }  // namespace
