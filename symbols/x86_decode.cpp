@@ -236,7 +236,8 @@ bool return_address_on_stack(std::span<const std::uint8_t> function_code, std::u
 
 namespace zt::symbols::x86 {
 
-std::optional<std::vector<std::uint64_t>> return_sites(std::span<const std::uint8_t> code, std::uint64_t vaddr_of_code) {
+std::optional<std::vector<std::uint64_t>> return_sites(std::span<const std::uint8_t> code,
+                                                       std::uint64_t vaddr_of_code) {
   csh handle = 0;
   if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK) return std::nullopt;
   cs_option(handle, CS_OPT_DETAIL, CS_OPT_ON);

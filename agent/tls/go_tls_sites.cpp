@@ -4,8 +4,8 @@
 #include <cinttypes>
 #include <cstdio>
 #include <optional>
-#include <vector>
 #include <span>
+#include <vector>
 
 #include "tls/tls_sites.h"
 

@@ -58,9 +58,9 @@ TlsSitePlan plan_tls_sites(const symbols::ElfFile& elf);
 // Go's crypto/tls in a Go executable (x86-64, Go 1.17+ register ABI), when its symbol table names
 // crypto/tls.(*Conn).Read and .Write: for each, the entry (ZT_TLS_GO_READ/_WRITE) on the `push
 // %rbp` after the stack check, and for Read a probe on every `ret` of the function
-// (ZT_TLS_GO_READ_RET), never a uretprobe; Write's plaintext is taken at its entry. A function whose prologue is not the register ABI's (older Go),
-// whose returns cannot all be found (a tail jump), or that is unreadable is left out, with a note.
-// Stripped Go binaries (no .symtab) are not probed.
+// (ZT_TLS_GO_READ_RET), never a uretprobe; Write's plaintext is taken at its entry. A function whose prologue is not
+// the register ABI's (older Go), whose returns cannot all be found (a tail jump), or that is unreadable is left out,
+// with a note. Stripped Go binaries (no .symtab) are not probed.
 TlsSitePlan plan_go_tls_sites(const symbols::ElfFile& elf);
 
 }  // namespace zt::tls

@@ -503,8 +503,7 @@ TEST(Tls, CheckShowsTheProbeSitesAndTheAgentCountsThem) {
   // With `internal_sites: false` the exported entries are probed, and counted by their cost:
   // Debian's SSL_read/SSL_write start with a single-stepped `sub`.
   TempDir dir;
-  std::ofstream(dir / "zerotrace.yaml") << "select:\n  - pid: " << server.pid()
-                                        << "\ntls:\n  internal_sites: false\n";
+  std::ofstream(dir / "zerotrace.yaml") << "select:\n  - pid: " << server.pid() << "\ntls:\n  internal_sites: false\n";
   // Selected by a rule, the server is probed at the scan after "tracing pid": wait for it.
   Agent exported = Agent::run(dir / "zerotrace.yaml",
                               std::regex("pid " + std::to_string(server.pid()) + ": probing [0-9]+ TLS functions"));
@@ -772,12 +771,12 @@ std::string go_peer() {
 #endif
 }
 
-#define ZT_REQUIRE_GO_PEER()                                                                           \
-  do {                                                                                                 \
-    if (go_peer().empty()) {                                                                           \
+#define ZT_REQUIRE_GO_PEER()                                                                                \
+  do {                                                                                                      \
+    if (go_peer().empty()) {                                                                                \
       if (::zt::testing::in_ci()) FAIL() << "CI=true but the Go TLS peer was not built (scripts/setup.sh)"; \
       GTEST_SKIP() << "*** NOT RUN: go was not found at build time (golang-1.22-go; scripts/setup.sh) ***"; \
-    }                                                                                                  \
+    }                                                                                                       \
   } while (0)
 
 // One Go process serving HTTPS (HTTP/2 and HTTP/1.1) and plain HTTP at once, under concurrent

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "support/privileges.h"
 #include "symbols/elf_file.h"
 #include "symbols/x86_decode.h"
-#include "support/privileges.h"
 #include "tls/tls_sites.h"
 
 namespace zt::tls {
