@@ -185,8 +185,10 @@ Result<void> Agent::build_stages() {
       });
   assembler_->set_local_addresses(local_addresses());
 
+  pipeline::ConnTrackerOptions tracker_options;
+  tracker_options.tls_handshake_spans = config.tls.handshake_spans;
   tracker_ = std::make_unique<pipeline::ConnTracker>(
-      pipeline::ConnTrackerOptions{}, [this](protocols::Record&& r, const pipeline::ConnectionInfo& c,
+      tracker_options, [this](protocols::Record&& r, const pipeline::ConnectionInfo& c,
                                              pipeline::FlushCause cause) { assembler_->on_record(r, c, cause); });
   // Connections given up on, and large bodies the parsers skip, stop being copied in the kernel.
   if (config.kernel_control) {
@@ -463,6 +465,7 @@ StatsSnapshot Agent::snapshot() const {
   s.set("tls.plaintext_streams", t.tls_plaintext_streams);
   s.set("tls.without_plaintext", t.tls_without_plaintext);
   s.set("tls.plaintext_orphaned", t.tls_plaintext_orphaned);
+  s.set("tls.handshake_spans", t.tls_handshake_records);
   if (tls_binder_) tls_binder_->report(s);
   if (loader_->tls_enabled()) {
     const auto sites = tls::site_counts();

@@ -94,6 +94,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 
   auto add_common = [&](CLI::App* sub) {
+    sub->add_option("-c,--config", config_path,
+                    "YAML configuration file (docs/configuration.md); its select rules apply to `run` only")
+        ->check(CLI::ExistingFile);
     sub->add_option("-o,--output", outputs,
                     "Where spans go: console (default), console=FILE, jsonl=FILE, chrome=FILE (FILE - is stdout), "
                     "otlp, otlp=ENDPOINT, zipkin, zipkin=URL; repeatable");
@@ -134,8 +137,6 @@ int main(int argc, char** argv) {
   add_common(exec);
 
   auto* run = app.add_subcommand("run", "Node mode: trace every process, or those the config file selects");
-  run->add_option("-c,--config", config_path, "YAML configuration file (see docs/configuration.md)")
-      ->check(CLI::ExistingFile);
   add_common(run);
 
   auto* check = app.add_subcommand("check", "Show what this kernel offers and what zerotrace will do");
@@ -154,6 +155,12 @@ int main(int argc, char** argv) {
       return 2;
     }
     config = std::move(loaded.value());
+    if (!run->parsed() && !config.select.empty()) {
+      // attach and exec name their processes: the node's selection rules do not apply.
+      std::fprintf(stderr, "zerotrace: %s: its select rules are ignored (they apply to `zerotrace run`)\n",
+                   config_path.c_str());
+      config.select.clear();
+    }
   }
   // Flags take precedence over the config file.
   if (capture_bytes) {

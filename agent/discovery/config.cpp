@@ -292,14 +292,16 @@ class ConfigParser {
 
   Result<void> parse_tls(const YAML::Node& node, const std::string& path, TlsConfig& tls) const {
     if (node.IsNull()) return {};
-    if (!node.IsMap()) return error_at(path, "expected a mapping (enabled, internal_sites), got " + describe(node));
-    static constexpr std::array kKeys = {"enabled", "internal_sites"};
+    if (!node.IsMap()) {
+      return error_at(path, "expected a mapping (enabled, internal_sites, handshake_spans), got " + describe(node));
+    }
+    static constexpr std::array kKeys = {"enabled", "internal_sites", "handshake_spans"};
     return for_each_key(node, path, kKeys, [&](const std::string& key, const YAML::Node& value, const std::string& key_path) {
       bool flag = false;
       if (!value.IsScalar() || !YAML::convert<bool>::decode(value, flag)) {
         return Result<void>(error_at(key_path, "expected true or false, got " + describe(value)));
       }
-      (key == "enabled" ? tls.enabled : tls.internal_sites) = flag;
+      (key == "enabled" ? tls.enabled : key == "internal_sites" ? tls.internal_sites : tls.handshake_spans) = flag;
       return Result<void>{};
     });
   }

@@ -29,6 +29,9 @@ struct TlsConfig {
   // Probe the internal read/write functions where the exported ones start with an instruction the
   // kernel must single-step (3-4x dearer per call on VMs); false: the exported functions.
   bool internal_sites = true;
+  // A TLS connection whose plaintext is never seen (Java's own TLS, an unprobed library) gives a
+  // span of its own at its close, with what its handshake showed.
+  bool handshake_spans = false;
 };
 
 struct Config {

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "pipeline/events.h"
@@ -93,6 +94,10 @@ void ConnTracker::deliver_tls(Connection& conn, Direction dir, const Chunk& chun
     conn.tls_records = std::make_unique<protocols::tls::TlsStreamParser>(midstream);
   }
   conn.tls_records->on_chunk(dir, chunk);
+  if (!conn.tls_first_ns) {
+    conn.tls_first_ns = chunk.start_ns ? chunk.start_ns : chunk.end_ns;
+    conn.tls_first_tid = chunk.tid;
+  }
   conn.delivered_until[d] = chunk.position + chunk.size;
   ++conn.cipher_chunks;
   auto& records = *conn.tls_records;
@@ -297,6 +302,31 @@ void ConnTracker::flush_streams(Connection& conn, std::uint64_t now_ns, bool for
   }
 }
 
+void ConnTracker::emit_tls_connection(Connection& conn, std::uint64_t ts_ns, FlushCause cause) {
+  // Only a connection whose handshake was read: something to say, and surely TLS.
+  if (!conn.tls_records || !conn.tls_first_ns) return;
+  const auto& facts = conn.tls_records->facts();
+  if (!facts.client_hello_seen && !facts.server_hello_seen) return;
+  ConnectionInfo info = conn.info;
+  info.tls = true;
+  info.tls_session = conn.tls_session;
+  if (info.role == Role::Unknown) {
+    if (const auto client = conn.tls_records->client_direction()) {
+      info.role = *client == Direction::Egress ? Role::Client : Role::Server;
+    }
+  }
+  protocols::TlsConnectionRecord record;
+  record.tid = conn.tls_first_tid;
+  record.start_ns = conn.tls_first_ns;
+  record.end_ns = std::max(ts_ns, conn.tls_first_ns);
+  // Parented like a request: a client connection opened while the thread served a traced request
+  // is a child of that request's span.
+  if (observer_) observer_(info, protocols::request_view(record), record.identity);
+  ++stats_.tls_handshake_records;
+  ++stats_.records;
+  sink_(protocols::Record(std::move(record)), info, cause);
+}
+
 void ConnTracker::finish(std::uint64_t conn_id, std::uint64_t ts_ns, FlushCause cause) {
   auto it = conns_.find(conn_id);
   if (it == conns_.end()) return;
@@ -313,7 +343,10 @@ void ConnTracker::finish(std::uint64_t conn_id, std::uint64_t ts_ns, FlushCause 
     stats_.parse_errors += conn.parser->stats().parse_errors;
   }
   if (conn.tls && !conn.plaintext) {
-    if (!conn.tls_plaintext_seen) ++stats_.tls_without_plaintext;
+    if (!conn.tls_plaintext_seen) {
+      ++stats_.tls_without_plaintext;
+      if (options_.tls_handshake_spans) emit_tls_connection(conn, ts_ns, cause);
+    }
     if (auto by_pid = tls_by_pid_.find(conn.info.pid); by_pid != tls_by_pid_.end()) {
       std::erase(by_pid->second, conn_id);
       if (by_pid->second.empty()) tls_by_pid_.erase(by_pid);

@@ -31,6 +31,9 @@ struct ConnTrackerOptions {
   // (below the capture size a skip saves little, and costs a control write).
   std::uint64_t kernel_skip_min_bytes = 4096;
   DataStreamLimits stream_limits;
+  // A TLS connection whose plaintext was never seen gives a record of its own at its close
+  // (protocols/tls/tls_protocol.h): a span with the handshake's facts. Config tls.handshake_spans.
+  bool tls_handshake_spans = false;
 };
 
 struct ConnTrackerStats {
@@ -46,6 +49,7 @@ struct ConnTrackerStats {
   std::uint64_t tls_plaintext_streams = 0;   // of those, with plaintext from TLS calls
   std::uint64_t tls_without_plaintext = 0;   // closed TLS sockets whose plaintext was never seen
   std::uint64_t tls_plaintext_orphaned = 0;  // plaintext bound to a socket no longer tracked
+  std::uint64_t tls_handshake_records = 0;   // of tls_without_plaintext, given a span of their own
 };
 
 // A TLS socket and what its records showed (for binding plaintext by length: tls/tls_binder.h).
@@ -102,6 +106,8 @@ class ConnTracker {
     // facts are shared with the plaintext stream's ConnectionInfo.
     bool tls = false;
     bool tls_plaintext_seen = false;
+    std::uint64_t tls_first_ns = 0;  // the socket's first TLS bytes, and the thread that moved them
+    std::uint32_t tls_first_tid = 0;
     std::shared_ptr<protocols::TlsSession> tls_session;
     std::unique_ptr<protocols::tls::TlsStreamParser> tls_records;  // the socket's TLS records
     bool tls_session_final = false;                                // the handshake's facts are all in tls_session
@@ -132,6 +138,8 @@ class ConnTracker {
   void mark_tls(Connection& conn);
   // A ciphertext chunk of a TLS socket: its records and handshake.
   void deliver_tls(Connection& conn, protocols::Direction dir, const protocols::Chunk& chunk);
+  // The record of a TLS socket closed without plaintext (options_.tls_handshake_spans).
+  void emit_tls_connection(Connection& conn, std::uint64_t ts_ns, protocols::FlushCause cause);
   // The plaintext stream of socket `socket_id`, created from the socket's connection.
   Connection& plaintext_of(Connection& socket, std::uint64_t now_ns);
   // Orders `chunk` in its direction's stream and parses what is in order.

@@ -13,6 +13,7 @@
 #include "protocols/http1/http1_protocol.h"
 #include "protocols/http2/http2_protocol.h"
 #include "protocols/kafka/kafka_protocol.h"
+#include "protocols/tls/tls_protocol.h"
 
 namespace zt::protocols {
 
@@ -26,7 +27,8 @@ struct ProtocolList {
 
 // In detection order: HTTP/2 first, since a request asking for `Upgrade: h2c` is valid HTTP/1 too;
 // Kafka last, since a binary header is the weakest signature (an HTTP/2 frame can look like one).
-using Protocols = ProtocolList<Http2Protocol, Http1Protocol, KafkaProtocol>;
+// TLS detects nothing: it only carries the record of a TLS connection without plaintext.
+using Protocols = ProtocolList<Http2Protocol, Http1Protocol, KafkaProtocol, TlsProtocol>;
 
 // One record of any registered protocol: what parsers hand to the span builder.
 using Record = Protocols::Record;

@@ -50,7 +50,7 @@ std::pair<std::string, int> add_endpoint_attributes(std::vector<trace::Attribute
                                                     NetworkProtocol protocol, std::string_view host) {
   const ConnectionInfo& conn = in.conn;
   const bool server = in.server();
-  a.push_back({"network.protocol.name", std::string(protocol.name)});
+  if (!protocol.name.empty()) a.push_back({"network.protocol.name", std::string(protocol.name)});
   if (!protocol.version.empty()) a.push_back({"network.protocol.version", std::string(protocol.version)});
   a.push_back({"network.transport", std::string("tcp")});
   a.push_back({"network.type", std::string(conn.remote.ipv6 ? "ipv6" : "ipv4")});

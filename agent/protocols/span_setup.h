@@ -34,7 +34,7 @@ trace::Span start_span(const SpanInput& in, trace::SpanKind kind, std::uint32_t 
 
 // The application protocol as network.protocol.{name,version} (semantic conventions: lower-case).
 struct NetworkProtocol {
-  std::string_view name;     // "http"
+  std::string_view name;     // "http"; empty: not known, not set
   std::string_view version;  // "1.1", "2"; empty: not set (a protocol without one on the wire)
 };
 

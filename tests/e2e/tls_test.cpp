@@ -669,7 +669,7 @@ namespace {
 
 // Java's TLS (JSSE) is not OpenSSL: the agent sees a TLS socket whose plaintext it cannot read.
 // It must say so (counted) and make nothing of the ciphertext.
-TEST(Tls, JavaHttpsServerGivesNoSpansAndIsCountedAsUnreadable) {
+TEST(Tls, JavaHttpsServerIsCountedAsUnreadableOrGivesHandshakeSpansWhenAsked) {
   ZT_REQUIRE_ROOT();
   TempDir dir;
   const std::string keystore = (dir / "ks.p12").string();
@@ -691,6 +691,29 @@ TEST(Tls, JavaHttpsServerGivesNoSpansAndIsCountedAsUnreadable) {
   EXPECT_EQ(stats->get("tls.connections"), 2u);
   EXPECT_EQ(stats->get("tls.plaintext_streams"), 0u);
   EXPECT_EQ(stats->get("pipeline.parse_errors"), 0u);
+
+  // With tls.handshake_spans (a config file given to attach), each connection gives one span with
+  // what its handshake showed, and nothing from its ciphertext.
+  std::ofstream(dir / "zerotrace.yaml") << "tls:\n  handshake_spans: true\n";
+  Agent with_spans = Agent::attach({server.pid()}, {"--config", (dir / "zerotrace.yaml").string()});
+  for (const char* path : {"/c", "/d"}) {
+    ASSERT_EQ(run_to_completion({"curl", "-sSk", https_url(server.port(), path)}).status, 0);
+  }
+  ASSERT_TRUE(with_spans.wait_for_spans(2)) << with_spans.log();
+  const auto handshakes = with_spans.stop();
+  ASSERT_EQ(handshakes.size(), 2u) << Json(handshakes).dump(1);
+  for (const auto& s : handshakes) {
+    EXPECT_EQ(s["name"], "TLS") << "curl sends no server name for an address";
+    EXPECT_EQ(s["kind"], "SERVER");
+    EXPECT_EQ(attr(s, "tls.protocol.name"), "tls");
+    EXPECT_EQ(attr(s, "tls.protocol.version"), "1.3");
+    EXPECT_TRUE(attr(s, "tls.cipher").is_string() && !attr(s, "tls.cipher").get<std::string>().empty());
+    EXPECT_EQ(attr(s, "zerotrace.tls.plaintext_seen"), false);
+    EXPECT_EQ(attr(s, "server.port"), server.port());
+    EXPECT_TRUE(attr(s, "url.path").is_null()) << "no request is guessed from ciphertext";
+    EXPECT_EQ(res(s, "process.pid"), server.pid());
+  }
+  EXPECT_EQ(with_spans.stats()->get("tls.handshake_spans"), 2u);
 }
 
 // A process whose seccomp filter kills it on the uretprobe syscall keeps running while traced:
