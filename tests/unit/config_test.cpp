@@ -217,17 +217,26 @@ TEST(ConfigOtlp, UnknownKeysAndBadShapesAreNamed) {
   ASSERT_FALSE(config.ok());
 }
 
-TEST(ParseConfig, TlsSectionTurnsCaptureAndInternalSitesOnAndOff) {
+TEST(ParseConfig, TlsSectionTurnsCaptureInternalSitesAndHandshakeSpansOnAndOff) {
   const auto defaults = parse_config("capture_bytes: 64", "f");
   EXPECT_TRUE(defaults->tls.enabled);
   EXPECT_TRUE(defaults->tls.internal_sites);
+  EXPECT_FALSE(defaults->tls.handshake_spans);
   const auto off = parse_config("tls:\n  enabled: false\n  internal_sites: false\n", "f");
   EXPECT_FALSE(off->tls.enabled);
   EXPECT_FALSE(off->tls.internal_sites);
-  EXPECT_EQ(error_of("tls: yes"), "zerotrace.yaml: tls: expected a mapping (enabled, internal_sites), got \"yes\"");
+  EXPECT_FALSE(off->tls.handshake_spans);
+  const auto spans = parse_config("tls:\n  handshake_spans: true\n", "f");
+  EXPECT_TRUE(spans->tls.handshake_spans);
+  EXPECT_TRUE(spans->tls.enabled);
+  EXPECT_TRUE(spans->tls.internal_sites);
+  EXPECT_EQ(error_of("tls: yes"),
+            "zerotrace.yaml: tls: expected a mapping (enabled, internal_sites, handshake_spans), got \"yes\"");
   EXPECT_EQ(error_of("tls:\n  sites: 3\n"),
-            "zerotrace.yaml: tls.sites: unknown key; accepted keys are enabled, internal_sites");
+            "zerotrace.yaml: tls.sites: unknown key; accepted keys are enabled, internal_sites, handshake_spans");
   EXPECT_EQ(error_of("tls:\n  enabled: maybe\n"), R"(zerotrace.yaml: tls.enabled: expected true or false, got "maybe")");
+  EXPECT_EQ(error_of("tls:\n  handshake_spans: 2\n"),
+            R"(zerotrace.yaml: tls.handshake_spans: expected true or false, got "2")");
 }
 
 }  // namespace
