@@ -17,10 +17,11 @@
 namespace zt::discovery {
 namespace {
 
-constexpr std::array kTopLevelKeys = {"select", "capture_bytes", "outputs", "log_level",
-                                      "otlp",   "assembly_wait_ms", "cuda",  "kernel_control", "tls"};
-constexpr std::array kOtlpKeys = {"endpoint", "traces_endpoint", "protocol", "headers", "compression", "timeout",
-                                  "certificate", "client_key", "client_certificate", "insecure", "batch"};
+constexpr std::array kTopLevelKeys = {"select",           "capture_bytes", "outputs",        "log_level", "otlp",
+                                      "assembly_wait_ms", "cuda",          "kernel_control", "tls"};
+constexpr std::array kOtlpKeys = {"endpoint",           "traces_endpoint", "protocol",    "headers",
+                                  "compression",        "timeout",         "certificate", "client_key",
+                                  "client_certificate", "insecure",        "batch"};
 constexpr std::array kBatchKeys = {"max_queue_size", "max_export_batch_size", "schedule_delay", "export_timeout"};
 
 // Percent-encodes what the OTEL_EXPORTER_OTLP_HEADERS syntax reserves, so that a YAML mapping of
@@ -60,10 +61,14 @@ std::string describe(const YAML::Node& node) {
   constexpr std::size_t kMaxShown = 60;
   switch (node.Type()) {
     case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined: return "nothing";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Scalar: break;
+    case YAML::NodeType::Undefined:
+      return "nothing";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Scalar:
+      break;
   }
   const std::string& text = node.Scalar();
   return "\"" + (text.size() > kMaxShown ? text.substr(0, kMaxShown) + "..." : text) + "\"";
@@ -108,7 +113,8 @@ class ConfigParser {
       }
       if (key == "assembly_wait_ms") {
         const auto ms = as_integer(value);
-        if (!ms || *ms < 0 || *ms > 60000) return Result<void>(error_at(path, "expected milliseconds 0..60000, got " + describe(value)));
+        if (!ms || *ms < 0 || *ms > 60000)
+          return Result<void>(error_at(path, "expected milliseconds 0..60000, got " + describe(value)));
         config.assembly_wait_ms = static_cast<std::uint32_t>(*ms);
         return Result<void>{};
       }
@@ -222,7 +228,7 @@ class ConfigParser {
   }
 
   Result<void> parse_otlp(const YAML::Node& node, const std::string& path,
-                           std::map<std::string, std::string>& otlp) const {
+                          std::map<std::string, std::string>& otlp) const {
     if (node.IsNull()) return {};
     if (!node.IsMap()) return error_at(path, "expected a mapping of OTLP settings, got " + describe(node));
     const KeyHandler read = [&](const std::string& key, const YAML::Node& value, const std::string& key_path) {
@@ -231,7 +237,8 @@ class ConfigParser {
           otlp["headers"] = value.Scalar();  // "k1=v1,k2=v2", as in OTEL_EXPORTER_OTLP_HEADERS
           return Result<void>{};
         }
-        if (!value.IsMap()) return Result<void>(error_at(key_path, "expected a mapping of header: value, got " + describe(value)));
+        if (!value.IsMap())
+          return Result<void>(error_at(key_path, "expected a mapping of header: value, got " + describe(value)));
         std::string joined;
         for (const auto& entry : value) {
           if (!entry.first.IsScalar() || !entry.second.IsScalar()) {
@@ -244,10 +251,12 @@ class ConfigParser {
         return Result<void>{};
       }
       if (key == "batch") {
-        if (!value.IsMap()) return Result<void>(error_at(key_path, "expected a mapping of batch settings, got " + describe(value)));
+        if (!value.IsMap())
+          return Result<void>(error_at(key_path, "expected a mapping of batch settings, got " + describe(value)));
         const KeyHandler read_batch = [&](const std::string& bkey, const YAML::Node& bvalue, const std::string& bpath) {
           const auto number = as_integer(bvalue);
-          if (!number || *number < 0) return Result<void>(error_at(bpath, "expected a non-negative integer, got " + describe(bvalue)));
+          if (!number || *number < 0)
+            return Result<void>(error_at(bpath, "expected a non-negative integer, got " + describe(bvalue)));
           otlp["bsp." + bkey] = std::to_string(*number);
           return Result<void>{};
         };
@@ -262,32 +271,35 @@ class ConfigParser {
 
   Result<void> parse_cuda(const YAML::Node& node, const std::string& path, CudaConfig& cuda) const {
     if (node.IsNull()) return {};
-    if (!node.IsMap()) return error_at(path, "expected a mapping (enabled, cupti, fold_above_per_second, group_idle_ms), got " + describe(node));
+    if (!node.IsMap())
+      return error_at(
+          path, "expected a mapping (enabled, cupti, fold_above_per_second, group_idle_ms), got " + describe(node));
     static constexpr std::array kKeys = {"enabled", "cupti", "fold_above_per_second", "group_idle_ms"};
-    return for_each_key(node, path, kKeys, [&](const std::string& key, const YAML::Node& value, const std::string& key_path) {
-      if (key == "enabled" || key == "cupti") {
-        bool flag = false;
-        if (!value.IsScalar() || !YAML::convert<bool>::decode(value, flag)) {
-          return Result<void>(error_at(key_path, "expected true or false, got " + describe(value)));
-        }
-        (key == "enabled" ? cuda.enabled : cuda.cupti) = flag;
-        return Result<void>{};
-      }
-      if (key == "fold_above_per_second") {
-        double rate = -1;
-        if (!value.IsScalar() || !YAML::convert<double>::decode(value, rate) || !(rate >= 0) || rate > 1e9) {
-          return Result<void>(error_at(key_path, "expected launches per second >= 0, got " + describe(value)));
-        }
-        cuda.fold_above_per_second = rate;
-        return Result<void>{};
-      }
-      const auto ms = as_integer(value);
-      if (!ms || *ms < 1 || *ms > 600000) {
-        return Result<void>(error_at(key_path, "expected milliseconds 1..600000, got " + describe(value)));
-      }
-      cuda.group_idle_ms = static_cast<std::uint32_t>(*ms);
-      return Result<void>{};
-    });
+    return for_each_key(
+        node, path, kKeys, [&](const std::string& key, const YAML::Node& value, const std::string& key_path) {
+          if (key == "enabled" || key == "cupti") {
+            bool flag = false;
+            if (!value.IsScalar() || !YAML::convert<bool>::decode(value, flag)) {
+              return Result<void>(error_at(key_path, "expected true or false, got " + describe(value)));
+            }
+            (key == "enabled" ? cuda.enabled : cuda.cupti) = flag;
+            return Result<void>{};
+          }
+          if (key == "fold_above_per_second") {
+            double rate = -1;
+            if (!value.IsScalar() || !YAML::convert<double>::decode(value, rate) || !(rate >= 0) || rate > 1e9) {
+              return Result<void>(error_at(key_path, "expected launches per second >= 0, got " + describe(value)));
+            }
+            cuda.fold_above_per_second = rate;
+            return Result<void>{};
+          }
+          const auto ms = as_integer(value);
+          if (!ms || *ms < 1 || *ms > 600000) {
+            return Result<void>(error_at(key_path, "expected milliseconds 1..600000, got " + describe(value)));
+          }
+          cuda.group_idle_ms = static_cast<std::uint32_t>(*ms);
+          return Result<void>{};
+        });
   }
 
   Result<void> parse_tls(const YAML::Node& node, const std::string& path, TlsConfig& tls) const {
@@ -296,14 +308,15 @@ class ConfigParser {
       return error_at(path, "expected a mapping (enabled, internal_sites, handshake_spans), got " + describe(node));
     }
     static constexpr std::array kKeys = {"enabled", "internal_sites", "handshake_spans"};
-    return for_each_key(node, path, kKeys, [&](const std::string& key, const YAML::Node& value, const std::string& key_path) {
-      bool flag = false;
-      if (!value.IsScalar() || !YAML::convert<bool>::decode(value, flag)) {
-        return Result<void>(error_at(key_path, "expected true or false, got " + describe(value)));
-      }
-      (key == "enabled" ? tls.enabled : key == "internal_sites" ? tls.internal_sites : tls.handshake_spans) = flag;
-      return Result<void>{};
-    });
+    return for_each_key(
+        node, path, kKeys, [&](const std::string& key, const YAML::Node& value, const std::string& key_path) {
+          bool flag = false;
+          if (!value.IsScalar() || !YAML::convert<bool>::decode(value, flag)) {
+            return Result<void>(error_at(key_path, "expected true or false, got " + describe(value)));
+          }
+          (key == "enabled" ? tls.enabled : key == "internal_sites" ? tls.internal_sites : tls.handshake_spans) = flag;
+          return Result<void>{};
+        });
   }
 
   Result<void> parse_log_level(const YAML::Node& node, const std::string& path, std::string& log_level) const {

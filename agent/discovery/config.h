@@ -40,8 +40,8 @@ struct Config {
   // The agent tells the kernel which connections and body bytes it does not need copied
   // (off: every data call's prefix is copied, e.g. to measure what the control saves).
   bool kernel_control = true;
-  std::vector<std::string> outputs;    // exporter specs ("console", "jsonl=FILE"); empty: not set
-  std::string log_level = "info";      // trace, debug, info, warn, error
+  std::vector<std::string> outputs;  // exporter specs ("console", "jsonl=FILE"); empty: not set
+  std::string log_level = "info";    // trace, debug, info, warn, error
   // How long a built span waits before export, so that a same-node pairing learned late (a server
   // that read its request before its client's write was seen) still fixes its trace.
   std::uint32_t assembly_wait_ms = 500;

@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <chrono>
 #include <fstream>
+#include <iterator>
 #include <sstream>
+#include <thread>
 
 #include "e2e/harness.h"
 #include "support/privileges.h"
@@ -44,8 +47,8 @@ TEST(Cli, AttachToAMissingPidFailsWithOneLine) {
   const pid_t pid = unused_pid();
   ASSERT_GT(pid, 0);
   TempDir dir;
-  const auto r = run_to_completion({agent_binary(), "attach", "--pid", std::to_string(pid), "-o",
-                                    "jsonl=" + (dir / "spans.jsonl").string()});
+  const auto r = run_to_completion(
+      {agent_binary(), "attach", "--pid", std::to_string(pid), "-o", "jsonl=" + (dir / "spans.jsonl").string()});
   expect_failed_exit(r);
   const auto lines = non_empty_lines(r.err);
   ASSERT_EQ(lines.size(), 1u) << r.err;
@@ -72,6 +75,32 @@ TEST(Cli, CaptureBytesMustBeAPowerOfTwo) {
   const auto lines = non_empty_lines(r.err);
   ASSERT_EQ(lines.size(), 1u) << r.err;
   EXPECT_NE(lines[0].find("power of two"), std::string::npos) << lines[0];
+}
+
+// attach takes a config file for everything but selection: its outputs apply, its select rules
+// are ignored with a warning (the processes are the ones named).
+TEST(Cli, AttachTakesAConfigFileButNotItsSelection) {
+  ZT_REQUIRE_ROOT();
+  ReadyServer server(ReadyServer::python());
+  TempDir dir;
+  const auto spans = dir / "spans.jsonl";
+  std::ofstream(dir / "zerotrace.yaml") << "select:\n  - exe_name: nothing-like-this\noutputs: [jsonl="
+                                        << spans.string() << "]\n";
+  Subprocess agent({agent_binary(), "attach", "--pid", std::to_string(server.pid()), "--config",
+                    (dir / "zerotrace.yaml").string(), "--assembly-wait", "0"});
+  ASSERT_TRUE(agent.wait_for_line(Stream::Err, "tracing pid " + std::to_string(server.pid())))
+      << agent.output(Stream::Err);
+  EXPECT_NE(agent.output(Stream::Err).find("its select rules are ignored"), std::string::npos)
+      << agent.output(Stream::Err);
+  ASSERT_EQ(run_to_completion({"curl", "-s", "-o", "/dev/null", server.url("/users/1")}).status, 0);
+  bool written = false;
+  for (int i = 0; i < 100 && !written; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::ifstream in(spans);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    written = text.find("/users/1") != std::string::npos;
+  }
+  EXPECT_TRUE(written) << "the config's output got the span; agent log:\n" << agent.output(Stream::Err);
 }
 
 }  // namespace

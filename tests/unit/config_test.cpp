@@ -132,9 +132,11 @@ TEST(ParseConfig, KernelControlIsOnByDefaultAndABoolean) {
 
 TEST(ParseConfig, RejectsADocumentThatIsNotAMapping) {
   EXPECT_EQ(error_of("- a\n- b\n"),
-            "zerotrace.yaml: expected a mapping of settings (select, capture_bytes, outputs, log_level, otlp, assembly_wait_ms, cuda, kernel_control, tls), got a list");
+            "zerotrace.yaml: expected a mapping of settings (select, capture_bytes, outputs, log_level, otlp, "
+            "assembly_wait_ms, cuda, kernel_control, tls), got a list");
   EXPECT_EQ(error_of("just text"),
-            "zerotrace.yaml: expected a mapping of settings (select, capture_bytes, outputs, log_level, otlp, assembly_wait_ms, cuda, kernel_control, tls), got \"just "
+            "zerotrace.yaml: expected a mapping of settings (select, capture_bytes, outputs, log_level, otlp, "
+            "assembly_wait_ms, cuda, kernel_control, tls), got \"just "
             "text\"");
 }
 
@@ -234,7 +236,8 @@ TEST(ParseConfig, TlsSectionTurnsCaptureInternalSitesAndHandshakeSpansOnAndOff) 
             "zerotrace.yaml: tls: expected a mapping (enabled, internal_sites, handshake_spans), got \"yes\"");
   EXPECT_EQ(error_of("tls:\n  sites: 3\n"),
             "zerotrace.yaml: tls.sites: unknown key; accepted keys are enabled, internal_sites, handshake_spans");
-  EXPECT_EQ(error_of("tls:\n  enabled: maybe\n"), R"(zerotrace.yaml: tls.enabled: expected true or false, got "maybe")");
+  EXPECT_EQ(error_of("tls:\n  enabled: maybe\n"),
+            R"(zerotrace.yaml: tls.enabled: expected true or false, got "maybe")");
   EXPECT_EQ(error_of("tls:\n  handshake_spans: 2\n"),
             R"(zerotrace.yaml: tls.handshake_spans: expected true or false, got "2")");
 }
