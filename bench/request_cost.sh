@@ -102,6 +102,9 @@ phase() {
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   errors=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+  # Untraced: no programs of ours run. Those of the agent stopped just before may still be listed
+  # for a moment (freed after a grace period), which would count their totals as negative work.
+  if [ "$kind" = U ]; then b0="0 0"; b1="0 0"; fi
   echo "$kind $rps $reqs $((s1 - s0)) $((a1 - a0)) ${b0% *} ${b0#* } ${b1% *} ${b1#* } ${errors:-0}"
 }
 
