@@ -7,11 +7,34 @@
 #include <spdlog/spdlog.h>
 
 #include "cuda/cupti_wire.h"
+#include "symbols/elf_file.h"
 
 namespace zt::cuda {
 
+bool is_injection_library(const std::string& path) {
+  auto elf = symbols::ElfFile::open(path, "");
+  if (!elf) return false;
+  const auto entry = elf.value()->find_function("InitializeInjection");
+  return entry && entry->global;
+}
+
 std::string find_cupti_library() {
-  if (const char* env = std::getenv("ZEROTRACE_CUPTI_LIBRARY"); env && *env) return access(env, R_OK) == 0 ? env : "";
+  // ZEROTRACE_CUPTI_INJECTION names zerotrace's library; ZEROTRACE_CUPTI_LIBRARY is libcupti, for
+  // the injection library inside the program (GPU review, finding 6: one name for both made the
+  // troubleshooting advice disable CUPTI).
+  if (const char* env = std::getenv("ZEROTRACE_CUPTI_INJECTION"); env && *env) {
+    if (access(env, R_OK) != 0) {
+      spdlog::warn("ZEROTRACE_CUPTI_INJECTION={}: not readable; CUDA is traced by uprobes alone", env);
+      return "";
+    }
+    if (!is_injection_library(env)) {
+      spdlog::warn("ZEROTRACE_CUPTI_INJECTION={}: not a CUDA injection library (no InitializeInjection; libcupti "
+                   "goes in ZEROTRACE_CUPTI_LIBRARY); CUDA is traced by uprobes alone",
+                   env);
+      return "";
+    }
+    return env;
+  }
   char self[4096];
   const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   if (n <= 0) return "";

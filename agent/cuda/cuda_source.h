@@ -75,8 +75,12 @@ class CudaSource {
   } cupti_;
 };
 
-// The CUPTI injection library: $ZEROTRACE_CUPTI_LIBRARY, else beside the zerotrace binary (build
-// tree: agent/cuda/injection/; installed: ../lib/zerotrace/). Empty when none is found.
+// The CUPTI injection library: $ZEROTRACE_CUPTI_INJECTION (refused, with a warning, when it does
+// not export InitializeInjection: libcupti itself is $ZEROTRACE_CUPTI_LIBRARY, read by the
+// injection library in the program), else beside the zerotrace binary (build tree:
+// agent/cuda/injection/; installed: ../lib/zerotrace/). Empty when none is found.
 std::string find_cupti_library();
+// Whether `path` is an ELF file exporting InitializeInjection (what CUDA_INJECTION64_PATH needs).
+bool is_injection_library(const std::string& path);
 
 }  // namespace zt::cuda

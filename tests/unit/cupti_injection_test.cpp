@@ -13,10 +13,12 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "cuda/cuda_source.h"
 #include "cuda/cupti_wire.h"
 
 #if defined(ZT_CUPTI_INJECTION_LIBRARY) && defined(ZT_CUPTI_PROBE_HOST)
@@ -134,6 +136,46 @@ TEST(CuptiInjection, StepsAsideForAnotherSubscriber) {
   const auto statuses = statuses_in_dump(slurp(dump), batches);
   ASSERT_EQ(statuses.size(), 1u);
   EXPECT_EQ(statuses[0].status, ZT_CUPTI_STATUS_OTHER_SUBSCRIBER);
+}
+
+// GPU review, finding 6: ZEROTRACE_CUPTI_LIBRARY meant the injection library to the agent and
+// libcupti to the injection library, so the troubleshooting advice (point it at libcupti) put
+// libcupti in CUDA_INJECTION64_PATH and CUPTI never loaded. Now the agent reads
+// ZEROTRACE_CUPTI_INJECTION, refuses a file without InitializeInjection, and leaves
+// ZEROTRACE_CUPTI_LIBRARY to the injection library.
+TEST(CuptiInjection, GpuReview6TheAgentAndTheInjectionLibraryReadDifferentVariables) {
+  const auto saved = [](const char* name) -> std::optional<std::string> {
+    const char* v = std::getenv(name);
+    return v ? std::optional<std::string>(v) : std::nullopt;
+  };
+  const auto saved_injection = saved("ZEROTRACE_CUPTI_INJECTION");
+  const auto saved_library = saved("ZEROTRACE_CUPTI_LIBRARY");
+  EXPECT_TRUE(is_injection_library(ZT_CUPTI_INJECTION_LIBRARY));
+  EXPECT_FALSE(is_injection_library(ZT_FAKE_CUPTI)) << "a libcupti stand-in has no InitializeInjection";
+
+  // The advice of docs/troubleshooting.md: libcupti's path in ZEROTRACE_CUPTI_LIBRARY. The agent's
+  // choice of injection library is not affected by it.
+  unsetenv("ZEROTRACE_CUPTI_INJECTION");
+  setenv("ZEROTRACE_CUPTI_LIBRARY", ZT_FAKE_CUPTI, 1);
+  EXPECT_NE(find_cupti_library(), ZT_FAKE_CUPTI);
+  // Naming libcupti as the injection library is refused rather than handed to the driver.
+  setenv("ZEROTRACE_CUPTI_INJECTION", ZT_FAKE_CUPTI, 1);
+  EXPECT_EQ(find_cupti_library(), "");
+  setenv("ZEROTRACE_CUPTI_INJECTION", ZT_CUPTI_INJECTION_LIBRARY, 1);
+  EXPECT_EQ(find_cupti_library(), ZT_CUPTI_INJECTION_LIBRARY);
+  setenv("ZEROTRACE_CUPTI_INJECTION", "/nonexistent/libzerotrace_cupti.so", 1);
+  EXPECT_EQ(find_cupti_library(), "");
+
+  if (saved_injection) {
+    setenv("ZEROTRACE_CUPTI_INJECTION", saved_injection->c_str(), 1);
+  } else {
+    unsetenv("ZEROTRACE_CUPTI_INJECTION");
+  }
+  if (saved_library) {
+    setenv("ZEROTRACE_CUPTI_LIBRARY", saved_library->c_str(), 1);
+  } else {
+    unsetenv("ZEROTRACE_CUPTI_LIBRARY");
+  }
 }
 
 }  // namespace
