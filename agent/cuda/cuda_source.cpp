@@ -28,9 +28,10 @@ std::string find_cupti_library() {
       return "";
     }
     if (!is_injection_library(env)) {
-      spdlog::warn("ZEROTRACE_CUPTI_INJECTION={}: not a CUDA injection library (no InitializeInjection; libcupti "
-                   "goes in ZEROTRACE_CUPTI_LIBRARY); CUDA is traced by uprobes alone",
-                   env);
+      spdlog::warn(
+          "ZEROTRACE_CUPTI_INJECTION={}: not a CUDA injection library (no InitializeInjection; libcupti "
+          "goes in ZEROTRACE_CUPTI_LIBRARY); CUDA is traced by uprobes alone",
+          env);
       return "";
     }
     return env;
@@ -40,8 +41,8 @@ std::string find_cupti_library() {
   if (n <= 0) return "";
   std::string dir(self, static_cast<std::size_t>(n));
   dir = dir.substr(0, dir.rfind('/'));
-  for (const char* rel : {"/libzerotrace_cupti.so", "/cuda/injection/libzerotrace_cupti.so",
-                          "/../lib/zerotrace/libzerotrace_cupti.so"}) {
+  for (const char* rel :
+       {"/libzerotrace_cupti.so", "/cuda/injection/libzerotrace_cupti.so", "/../lib/zerotrace/libzerotrace_cupti.so"}) {
     const std::string candidate = dir + rel;
     if (access(candidate.c_str(), R_OK) == 0) return candidate;
   }
@@ -69,7 +70,8 @@ std::vector<std::pair<std::string, std::string>> CudaSource::child_environment()
   }
   const std::string injection = find_cupti_library();
   if (injection.empty()) {
-    spdlog::debug("no CUPTI injection library found (built only with the CUDA toolkit): CUDA is traced by uprobes alone");
+    spdlog::debug(
+        "no CUPTI injection library found (built only with the CUDA toolkit): CUDA is traced by uprobes alone");
     return {};
   }
   spdlog::debug("CUDA_INJECTION64_PATH={}", injection);

@@ -62,7 +62,6 @@ class CudaSource {
   void shutdown();
   void report(StatsSnapshot& out) const;
 
-
  private:
   CudaSourceOptions options_;
   KernelNaming naming_;

@@ -27,7 +27,36 @@ bool is_stub(const std::string& name) {
   return name.starts_with("_Z") && name.find("__device_stub__") != std::string::npos;
 }
 
+// The address of the kernel's host function (the function `<<<>>>` names, whose symbol is the
+// kernel's mangled name) in `module`, for the stub symbol `stub_symbol`.
+std::optional<std::uint64_t> host_of_stub(const symbols::ElfFile& elf, std::uint64_t bias,
+                                          std::string_view stub_symbol) {
+  const auto kernel = kernel_of_stub(stub_symbol);
+  if (!kernel) return std::nullopt;
+  for (const auto& sym : elf.find_all(*kernel)) {
+    if (sym.type == symbols::Symbol::Func && sym.address != 0) return sym.address + bias;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::optional<std::string> kernel_of_stub(std::string_view symbol) {
+  static constexpr std::string_view kStub = "__device_stub__";
+  const auto at = symbol.find(kStub);
+  if (at == std::string_view::npos) return std::nullopt;
+  // The identifier's length, in decimal, right before it.
+  std::size_t digits = at;
+  while (digits > 0 && symbol[digits - 1] >= '0' && symbol[digits - 1] <= '9') --digits;
+  if (digits == at || at - digits > 5) return std::nullopt;
+  std::size_t length = 0;
+  for (std::size_t i = digits; i < at; ++i) length = length * 10 + static_cast<std::size_t>(symbol[i] - '0');
+  if (length <= kStub.size() || at + length > symbol.size()) return std::nullopt;
+  const std::string_view encoded = symbol.substr(at + kStub.size(), length - kStub.size());
+  // The kernel's own mangled name without its leading underscore: "Z6vecAddPf", "ZN4demo5...".
+  if (!encoded.starts_with("Z") || encoded.size() < 3) return std::nullopt;
+  return "_" + std::string(encoded);
+}
 
 KernelNaming::KernelNaming(symbols::SymbolCache& cache, std::string proc_root)
     : cache_(cache), proc_root_(std::move(proc_root)) {}
@@ -56,10 +85,11 @@ std::optional<std::string> KernelNaming::name_at(Process& p, std::uint64_t addr)
   return sym->symbol;
 }
 
-// CUDA 13 stubs keep, per kernel, the host function (`__f`) and the kernel handle (`__handle`) in
-// static variables of the stub (`_ZZ<stub>E3__f`, `_ZZ<stub>E8__handle`). A process probed after
-// its first launch of a kernel has already made the __cudaGetKernel call that names the handle;
-// reading the two variables names it anyway.
+// CUDA 13 stubs keep, per kernel, the kernel handle in a static variable of the stub
+// (`_ZZ<stub>E8__handle`). A process probed after its first launch of a kernel has already made
+// the __cudaGetKernel call that names the handle; reading the variable, and naming the kernel from
+// the stub's own name, names it anyway. (The stub's `__f`, the host function, exists only in
+// unoptimised builds: used when there, never needed.)
 void KernelNaming::read_stub_handles(Process& p, std::uint32_t pid) {
   p.stubs_read = true;
   const std::string mem = fmt::format("{}/{}/mem", proc_root_, pid);
@@ -70,12 +100,17 @@ void KernelNaming::read_stub_handles(Process& p, std::uint32_t pid) {
           sym.name.find("__device_stub__") == std::string::npos) {
         continue;
       }
-      const std::string f_name = sym.name.substr(0, sym.name.size() - kHandle.size()) + "E3__f";
-      const auto f_sym = module.elf->find_all(f_name);
-      if (f_sym.empty()) continue;
       const auto handle = read_u64(mem, sym.address + module.bias);
-      const auto host = read_u64(mem, f_sym.front().address + module.bias);
-      if (!handle || !host || *handle == 0 || *host == 0) continue;
+      if (!handle || *handle == 0) continue;
+      // The host function from the stub's name (GPU review, finding 2: optimised builds have no
+      // `__f`); `__f` where an unoptimised build kept it.
+      std::optional<std::uint64_t> host = host_of_stub(*module.elf, module.bias, sym.name);
+      if (!host) {
+        const std::string f_name = sym.name.substr(0, sym.name.size() - kHandle.size()) + "E3__f";
+        const auto f_sym = module.elf->find_all(f_name);
+        if (!f_sym.empty()) host = read_u64(mem, f_sym.front().address + module.bias);
+      }
+      if (!host || *host == 0) continue;
       if (p.kernel_host.emplace(*handle, *host).second) ++stats_.names_from_memory;
     }
   }
@@ -106,9 +141,14 @@ std::optional<std::uint64_t> KernelNaming::host_function(const zt_cuda_call_even
       ++stats_.names_from_stack;
       return known->second;
     }
-    const auto f = sym->elf->find_all("_ZZ" + sym->symbol.substr(2) + "E3__f");
-    if (f.empty()) continue;
-    const auto host = read_u64(fmt::format("{}/{}/mem", proc_root_, pid), f.front().address + sym->bias);
+    // The host function from the stub's name, no memory read (GPU review, finding 2); `__f` where
+    // an unoptimised build kept it.
+    std::optional<std::uint64_t> host = host_of_stub(*sym->elf, sym->bias, sym->symbol);
+    if (!host) {
+      const auto f = sym->elf->find_all("_ZZ" + sym->symbol.substr(2) + "E3__f");
+      if (f.empty()) continue;
+      host = read_u64(fmt::format("{}/{}/mem", proc_root_, pid), f.front().address + sym->bias);
+    }
     if (!host || *host == 0) continue;
     p.stub_host[stub] = *host;
     if (ev.function != 0) p.kernel_host[ev.function] = *host;

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -20,11 +21,17 @@
 namespace zt::cuda {
 
 struct KernelNamingStats {
-  std::uint64_t names_learned = 0;     // kernel handles named by a naming call
-  std::uint64_t names_from_memory = 0; // ... read from the stubs' static variables
-  std::uint64_t names_unknown = 0;     // launches whose kernel could not be named
-  std::uint64_t names_from_stack = 0;  // handle launches named through the launching stub
+  std::uint64_t names_learned = 0;      // kernel handles named by a naming call
+  std::uint64_t names_from_memory = 0;  // ... read from the stubs' static variables
+  std::uint64_t names_unknown = 0;      // launches whose kernel could not be named
+  std::uint64_t names_from_stack = 0;   // handle launches named through the launching stub
 };
+
+// The kernel's mangled name from the name of its nvcc stub or of one of the stub's statics:
+// `_Z32__device_stub__Z6vecAddPKfS0_PfiPKfS0_Pfi` (and `.cold` clones, `_ZL...` internal stubs,
+// `_ZZ...E8__handle`) -> `_Z6vecAddPKfS0_Pfi`: the stub's identifier is `__device_stub__` followed
+// by the kernel's mangled name without its first underscore, and its length is written before it.
+std::optional<std::string> kernel_of_stub(std::string_view symbol);
 
 class KernelNaming {
  public:
@@ -54,10 +61,10 @@ class KernelNaming {
     Process(std::uint32_t pid, symbols::SymbolCache& cache, const std::string& proc_root)
         : symbols(pid, cache, proc_root) {}
     symbols::ProcessSymbolizer symbols;
-    std::unordered_map<std::uint64_t, std::uint64_t> kernel_host;  // cudaKernel_t -> host function
-    std::unordered_map<std::uint64_t, std::string> handle_names;   // CUfunction / CUkernel -> name
+    std::unordered_map<std::uint64_t, std::uint64_t> kernel_host;           // cudaKernel_t -> host function
+    std::unordered_map<std::uint64_t, std::string> handle_names;            // CUfunction / CUkernel -> name
     std::unordered_map<std::uint64_t, std::optional<KernelName>> resolved;  // (api-specific) cache
-    bool stubs_read = false;  // the stubs' handle variables were read from memory
+    bool stubs_read = false;                                     // the stubs' handle variables were read from memory
     std::unordered_map<std::uint64_t, std::uint64_t> stub_host;  // stub address -> host function
   };
 

@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -170,9 +172,8 @@ TEST(CudaProbes, ScanFindsLibcudartOfASharedProgram) {
 
 TEST(CudaProbes, FailedAttachmentsAreCountedNotFatal) {
   Waiting program(ZT_GPU_STEPS_STATIC);
-  auto probes = cuda_attacher([](const probes::UprobeRequest&) -> Result<probes::UprobeLinkPtr> {
-    return make_error("no uprobes here");
-  });
+  auto probes = cuda_attacher(
+      [](const probes::UprobeRequest&) -> Result<probes::UprobeLinkPtr> { return make_error("no uprobes here"); });
   EXPECT_EQ(probes.scan(program.pid()), 0u);
   EXPECT_GT(probes.family_stats("cuda").functions_failed, 5u);
   EXPECT_EQ(probes.probed_processes(), 0u);
@@ -204,7 +205,97 @@ TEST(KernelNaming, HostFunctionsAreNamedThroughTheProcessSymbols) {
   EXPECT_EQ(naming.stats().names_unknown, 1u);
 }
 
+// GPU review, finding 2: the fallbacks that name a kernel handle from the stub's statics needed
+// `__f`, which optimised builds (this one: -O2) do not have. A process whose first <<<>>> launch
+// happened before the agent looked is named from the stub's `__handle` and the stub's own name.
+TEST(KernelNaming, GpuReview2AHandleIsNamedWithoutTheStubsHostFunctionVariable) {
+  auto elf = symbols::ElfFile::open(ZT_GPU_STEPS_STATIC);
+  ASSERT_TRUE(elf);
+  std::optional<symbols::Symbol> handle_var;
+  bool has_f = false;
+  for (const auto& s : (*elf)->symbols()) {
+    if (s.name.find("__device_stub__Z6vecAdd") == std::string::npos) continue;
+    if (s.name.starts_with("_ZZ") && s.name.ends_with("E8__handle")) handle_var = s;
+    if (s.name.ends_with("E3__f")) has_f = true;
+  }
+  ASSERT_TRUE(handle_var) << "vecAdd's stub keeps its handle in a static";
+  EXPECT_FALSE(has_f) << "an optimised build: no __f (the finding)";
+
+  // The program after one round: its vecAdd launch made the stub store the handle (without a
+  // driver, __cudaGetKernel stores the host function there before it fails).
+  int in[2];
+  int out[2];
+  ASSERT_EQ(pipe(in), 0);
+  ASSERT_EQ(pipe(out), 0);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    close(in[1]);
+    close(out[0]);
+    execl(ZT_GPU_STEPS_STATIC, ZT_GPU_STEPS_STATIC, static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  FILE* from = fdopen(out[0], "r");
+  ASSERT_NE(from, nullptr);
+  const auto wait_for = [&](const std::string& want) {
+    char line[256];
+    while (std::fgets(line, sizeof line, from)) {
+      if (std::string(line) == want + "\n") return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(wait_for("ready"));
+  ASSERT_EQ(write(in[1], "\n", 1), 1);
+  ASSERT_TRUE(wait_for("done"));
+
+  symbols::SymbolCache cache;
+  symbols::ProcessSymbolizer symbolizer(pid, cache);
+  std::optional<std::uint64_t> bias;
+  for (const auto& m : symbolizer.modules()) {
+    if (m.mapping.path == ZT_GPU_STEPS_STATIC) bias = m.bias;
+  }
+  ASSERT_TRUE(bias);
+  std::uint64_t handle = 0;
+  {
+    std::ifstream mem(fmt::format("/proc/{}/mem", pid), std::ios::binary);
+    mem.seekg(static_cast<std::streamoff>(handle_var->address + *bias));
+    mem.read(reinterpret_cast<char*>(&handle), sizeof handle);
+  }
+  ASSERT_NE(handle, 0u) << "the stub stored a handle";
+
+  KernelNaming naming(cache);
+  const auto maps = symbols::read_maps(pid, "/proc");
+  ASSERT_TRUE(maps);
+  naming.on_maps(pid, maps.value());
+  const auto name = naming.kernel_name(pid, ZT_CUDA_LAUNCH_KERNEL_HANDLE, handle);
+  close(in[1]);
+  std::fclose(from);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(name) << "unnamed: the __f fallback alone cannot name it";
+  EXPECT_EQ(name->mangled, "_Z6vecAddPKfS0_Pfi");
+  EXPECT_EQ(naming.stats().names_from_memory, 1u);
+}
+
 #endif
+
+TEST(KernelNaming, TheKernelIsReadFromItsStubsName) {
+  EXPECT_EQ(kernel_of_stub("_Z32__device_stub__Z6vecAddPKfS0_PfiPKfS0_Pfi"), "_Z6vecAddPKfS0_Pfi");
+  EXPECT_EQ(kernel_of_stub("_Z32__device_stub__Z6vecAddPKfS0_PfiPKfS0_Pfi.cold"), "_Z6vecAddPKfS0_Pfi");
+  EXPECT_EQ(kernel_of_stub("_ZL40__device_stub__ZN4demo5scaleIfEEvPT_S1_iPffi"), "_ZN4demo5scaleIfEEvPT_S1_i");
+  EXPECT_EQ(kernel_of_stub("_ZZL40__device_stub__ZN4demo5scaleIfEEvPT_S1_iPffiE8__handle"),
+            "_ZN4demo5scaleIfEEvPT_S1_i");
+  EXPECT_EQ(kernel_of_stub("_Z25__device_stub__Z6vecAddPfPf"), "_Z6vecAddPf");
+  // Not a stub, or a lying length: nothing.
+  EXPECT_FALSE(kernel_of_stub("_Z6vecAddPf"));
+  EXPECT_FALSE(kernel_of_stub("_Z99__device_stub__Z6vecAddPf"));
+  EXPECT_FALSE(kernel_of_stub("__device_stub__Z6vecAddPf"));
+  EXPECT_FALSE(kernel_of_stub("_Z15__device_stub__"));
+  EXPECT_FALSE(kernel_of_stub("_Z20__device_stub__abcdePf"));
+}
 
 // Launch records are read after the launching process may have exited: names come from the files
 // its last scan saw.
@@ -222,9 +313,9 @@ TEST(KernelNaming, AnExitedProcessIsNamedFromItsLastScan) {
   ASSERT_NE(text, nullptr);
   constexpr std::uint64_t kBase = 0x555555554000;
   const std::uint64_t start = kBase + (text->vaddr & ~0xfffull);
-  const auto maps = symbols::parse_maps(fmt::format("{:x}-{:x} r-xp {:08x} fd:01 5 /usr/bin/prog\n", start,
-                                                    start + ((text->filesz + 0xfff) & ~0xfffull) + 0x1000,
-                                                    text->offset & ~0xfffull));
+  const auto maps =
+      symbols::parse_maps(fmt::format("{:x}-{:x} r-xp {:08x} fd:01 5 /usr/bin/prog\n", start,
+                                      start + ((text->filesz + 0xfff) & ~0xfffull) + 0x1000, text->offset & ~0xfffull));
   ASSERT_EQ(maps.size(), 1u);
   symbols::SymbolCache cache;
   KernelNaming naming(cache, root.string());

@@ -126,7 +126,8 @@ TEST(CuptiInjection, StepsAsideForAnotherSubscriber) {
   // The fake CUPTI answers cuptiSubscribe like a process already under Nsight Systems.
   const std::string dump = ::testing::TempDir() + "cupti_dump_other.bin";
   std::remove(dump.c_str());
-  const auto run = run_probe_host({std::string("ZEROTRACE_CUPTI_LIBRARY=") + ZT_FAKE_CUPTI, "ZEROTRACE_CUPTI_DUMP=" + dump});
+  const auto run =
+      run_probe_host({std::string("ZEROTRACE_CUPTI_LIBRARY=") + ZT_FAKE_CUPTI, "ZEROTRACE_CUPTI_DUMP=" + dump});
   EXPECT_EQ(run.exit_status, 0) << run.err;
   EXPECT_EQ(run.out, "InitializeInjection=0\n");
   EXPECT_EQ(run.err,
