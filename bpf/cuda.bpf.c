@@ -29,6 +29,9 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* How soon after an entry a second entry at the same stack pointer counts as its tail call. */
+#define TAIL_CALL_NS 1000000ull
+
 /* The call in flight of each thread (the outermost probed one). */
 struct cuda_call_state {
 	struct zt_cuda_call_event ev;
@@ -327,10 +330,13 @@ static __always_inline int on_cuda_enter(struct pt_regs *ctx)
 		return 0;
 	}
 	struct cuda_call_state *prev = bpf_map_lookup_elem(&cuda_calls_map, &pid_tgid);
-	/* A deeper stack than the call in flight: called from inside it. A shallower or equal one:
-	 * the call in flight never returned through its probe (longjmp, a probe detached in
-	 * between) and is replaced. */
-	if (prev && sp < prev->sp)
+	/* A deeper stack than the call in flight: called from inside it. The same stack pointer, for
+	 * another function, moments later: a tail call (CUDA 13's __cudaLaunchKernel is a thunk that
+	 * jumps into cudaLaunchKernel; GPU review, finding 1): the outer call, which has the kernel
+	 * handle, is kept. Otherwise (shallower, or equal and stale) the call in flight never
+	 * returned through its probe (longjmp, a probe detached in between) and is replaced. */
+	if (prev && (sp < prev->sp ||
+		     (sp == prev->sp && prev->ev.api != api && bpf_ktime_get_ns() - prev->ev.start_ns < TAIL_CALL_NS)))
 		return 0;
 	struct cuda_scratch *s = scratch();
 	if (!s)
@@ -361,14 +367,20 @@ static __always_inline int on_cuda_exit(struct pt_regs *ctx)
 
 	if (!st || sp <= st->sp)
 		return 0; /* no entry seen (attached mid-call), or a nested call's return */
-	if (st->ev.api == api) {
-		st->ev.result = (__s32)PT_REGS_RC(ctx);
-		if (api == ZT_CUDA_MALLOC && st->out_ptr &&
-		    bpf_probe_read_user(&st->ev.dst, sizeof(st->ev.dst), (void *)st->out_ptr))
-			st->ev.dst = 0;
-		fill_header(&st->ev.hdr, ZT_EV_CUDA_CALL, pid_tgid);
-		submit(&st->ev, sizeof(st->ev));
+	if (st->ev.api != api) {
+		/* The return of a tail-called function (see the entry): it returns to the outer call's
+		 * return address (sp one word above the outer entry's), whose return probe fires next
+		 * on the same return and reports the call. Anything else: the call in flight is stale. */
+		if (sp != st->sp + 8)
+			bpf_map_delete_elem(&cuda_calls_map, &pid_tgid);
+		return 0;
 	}
+	st->ev.result = (__s32)PT_REGS_RC(ctx);
+	if (api == ZT_CUDA_MALLOC && st->out_ptr &&
+	    bpf_probe_read_user(&st->ev.dst, sizeof(st->ev.dst), (void *)st->out_ptr))
+		st->ev.dst = 0;
+	fill_header(&st->ev.hdr, ZT_EV_CUDA_CALL, pid_tgid);
+	submit(&st->ev, sizeof(st->ev));
 	bpf_map_delete_elem(&cuda_calls_map, &pid_tgid);
 	return 0;
 }

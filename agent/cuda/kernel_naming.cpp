@@ -168,6 +168,10 @@ std::optional<KernelName> KernelNaming::kernel_name(std::uint32_t pid, std::uint
     case ZT_CUDA_LAUNCH_KERNEL:
     case ZT_CUDA_LAUNCH_KERNEL_EXC:
       mangled = name_at(p, function);
+      // cudaLaunchKernel also takes a cudaKernel_t (what __cudaGetKernel returned).
+      if (!mangled) {
+        if (auto host = p.kernel_host.find(function); host != p.kernel_host.end()) mangled = name_at(p, host->second);
+      }
       break;
     case ZT_CUDA_LAUNCH_KERNEL_HANDLE: {
       auto host = p.kernel_host.find(function);
