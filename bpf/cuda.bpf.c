@@ -54,7 +54,7 @@ struct cuda_naming_state {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, 1024); /* threads inside a naming call at once; ~1.1 KiB each */
 	__type(key, __u64);
 	__type(value, struct cuda_naming_state);
 } cuda_naming_map SEC(".maps");
@@ -289,7 +289,13 @@ static __always_inline void naming_enter(struct pt_regs *ctx, __u64 pid_tgid, __
 		return;
 	struct cuda_naming_state *st = &s->naming;
 
-	__builtin_memset(st, 0, sizeof(*st));
+	/* Field by field: the name is too large for a memset the verifier accepts. Bytes after the
+	 * name's NUL are not read. */
+	__builtin_memset(&st->ev.hdr, 0, sizeof(st->ev.hdr));
+	st->ev.result = 0;
+	st->ev.handle = 0;
+	st->ev.host_function = 0;
+	st->ev.name[0] = '\0';
 	st->sp = sp;
 	st->ev.api = api;
 	st->out_ptr = PT_REGS_PARM1(ctx);

@@ -15,7 +15,7 @@ static_assert(offsetof(zt_cuda_call_event, grid) == 80);
 static_assert(offsetof(zt_cuda_call_event, flags) == 108);
 static_assert(offsetof(zt_cuda_call_event, stack) == 112);
 
-static_assert(sizeof(zt_cuda_symbol_event) == 240);
+static_assert(sizeof(zt_cuda_symbol_event) == 1072);
 static_assert(offsetof(zt_cuda_symbol_event, handle) == 32);
 static_assert(offsetof(zt_cuda_symbol_event, name) == 48);
 

@@ -122,8 +122,12 @@ TEST(CuptiWire, EveryRecordTypeRoundTrips) {
         EXPECT_EQ(m.async, 1);
         break;
       }
-      case ZT_CUPTI_REC_MEMSET: EXPECT_EQ(record_as<zt_cupti_memset_record>(rec).value, 0xabu); break;
-      case ZT_CUPTI_REC_SYNC: EXPECT_EQ(record_as<zt_cupti_sync_record>(rec).stream_id, 7u); break;
+      case ZT_CUPTI_REC_MEMSET:
+        EXPECT_EQ(record_as<zt_cupti_memset_record>(rec).value, 0xabu);
+        break;
+      case ZT_CUPTI_REC_SYNC:
+        EXPECT_EQ(record_as<zt_cupti_sync_record>(rec).stream_id, 7u);
+        break;
       case ZT_CUPTI_REC_STATUS: {
         const auto s = record_as<zt_cupti_status_record>(rec);
         EXPECT_EQ(s.status, ZT_CUPTI_STATUS_STARTED);
@@ -131,10 +135,33 @@ TEST(CuptiWire, EveryRecordTypeRoundTrips) {
         EXPECT_EQ(s.h.correlation_id, 0u);
         break;
       }
-      default: ADD_FAILURE() << "type " << h.type;
+      default:
+        ADD_FAILURE() << "type " << h.type;
     }
   });
   EXPECT_EQ(types, (std::vector<std::uint16_t>{1, 2, 3, 4, 5, 6}));
+}
+
+// GPU review, finding 8: a CUTLASS-sized mangled name (621 bytes, as the review's probe kernel) comes
+// through whole, demangles, and several of them fill a batch without being cut.
+TEST(CuptiWire, GpuReview8LongKernelNamesComeThroughWhole) {
+  std::string name = "_ZN7cutlass13device_kernelINS_4gemm6kernel13GemmUniversal";
+  while (name.size() < 600) name += "INS_5tupleIJNS_1CILi128EEES6_EEE";
+  name += "EEEvNT_6ParamsE";
+  ASSERT_GT(name.size(), 600u);
+  BatchWriter w;
+  int added = 0;
+  while (w.add_kernel(kernel_record(), name)) ++added;
+  ASSERT_GE(added, 10) << "a 16 KiB batch holds many such records";
+  const auto b = bytes_of(w.finish(0, 0));
+  const auto view = parse_batch(b.data(), b.size());
+  ASSERT_TRUE(view.ok()) << view.error().message;
+  int seen = 0;
+  view->for_each([&](const zt_cupti_record_header&, std::span<const std::byte> rec) {
+    EXPECT_EQ(kernel_name(rec), name);
+    ++seen;
+  });
+  EXPECT_EQ(seen, added);
 }
 
 TEST(CuptiWire, KernelNamesArePaddedAndCut) {
@@ -155,6 +182,8 @@ TEST(CuptiWire, KernelNamesArePaddedAndCut) {
   EXPECT_EQ(seen[1].first, sizeof(zt_cupti_kernel_record) + ZT_CUPTI_NAME_MAX);
   EXPECT_EQ(seen[1].second, long_name.substr(0, ZT_CUPTI_NAME_MAX));
   EXPECT_EQ(seen[2], std::make_pair(sizeof(zt_cupti_kernel_record), std::string()));
+  // GPU review, finding 8: names were cut at 512 bytes; CUTLASS-style names are longer.
+  EXPECT_GE(ZT_CUPTI_NAME_MAX, 4096);
   // The padding is zeros, not leftovers of an earlier batch.
   const auto k0 = kFirstRecord + sizeof(zt_cupti_kernel_record);
   for (std::size_t i = 5; i < 8; ++i) EXPECT_EQ(b[k0 + i], std::byte{0});
@@ -358,7 +387,7 @@ TEST(ClockAligner, DriftIsEstimatedAndApplied) {
   ASSERT_TRUE(a.calibrate_with([&] { return clocks.sample(now); }, 16));
   EXPECT_NEAR(a.drift(), -50e-6 / (1 + 50e-6), 0.05e-6);  // offset = mono - gpu shrinks as the GPU clock runs fast
   EXPECT_LE(std::abs(error_at(a, clocks, now)), 200);
-  EXPECT_LE(std::abs(error_at(a, clocks, later)), 1'000);           // 40 s past the last calibration
+  EXPECT_LE(std::abs(error_at(a, clocks, later)), 1'000);               // 40 s past the last calibration
   EXPECT_LE(std::abs(error_at(a, clocks, now - 10'000'000'000)), 500);  // records from before it
 }
 

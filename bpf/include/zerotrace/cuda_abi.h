@@ -111,7 +111,7 @@ struct zt_cuda_call_event {
 
 /* A kernel handle and what names it: __cudaGetKernel (handle -> host function, resolved through the
  * process's ELF symbols) or cuModuleGetFunction / cuLibraryGetKernel (handle -> name string). */
-#define ZT_CUDA_SYMBOL_NAME_MAX 192
+#define ZT_CUDA_SYMBOL_NAME_MAX 1024 /* longer names (from cuModuleGetFunction) are cut */
 struct zt_cuda_symbol_event {
 	struct zt_event_header hdr; /* kind ZT_EV_CUDA_SYMBOL */
 	zt_u32 api;                 /* ZT_CUDA_GET_KERNEL, ZT_CU_MODULE_GET_FUNCTION, ZT_CU_LIBRARY_GET_KERNEL */
@@ -184,7 +184,9 @@ struct zt_cupti_api_record {
 	zt_u8 pad[7];
 };
 
-#define ZT_CUPTI_NAME_MAX 512
+/* Mangled names of CUTLASS, FlashAttention and cuBLASLt-style template kernels run well past 512
+ * bytes (GPU review, finding 8): a cut name neither demangles nor tells such kernels apart. */
+#define ZT_CUPTI_NAME_MAX 4096
 /* GPU execution of a kernel. The kernel's (mangled) name follows, `name_len` bytes without NUL,
  * padded to a multiple of 8. */
 struct zt_cupti_kernel_record {
