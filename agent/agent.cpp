@@ -505,6 +505,7 @@ StatsSnapshot Agent::snapshot() const {
     s.set("probes.files_unreadable", u.files_unreadable);
     s.set("probes.multi_fallbacks", u.multi_fallbacks);
     s.set("probes.deferred", u.deferred);
+    s.set("probes.socket_rechecks", u.socket_rechecks);
     for (const auto& family : uprobes_->families()) {
       const auto& f = uprobes_->family_stats(family.name);
       const std::string p = "probes." + family.name + ".";

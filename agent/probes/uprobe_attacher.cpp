@@ -120,6 +120,7 @@ std::size_t UprobeAttacher::prearm(std::uint32_t pid, const std::vector<std::str
 void UprobeAttacher::on_exit(std::uint32_t pid) {
   processes_.erase(pid);
   due_.erase(pid);
+  rechecks_.erase(pid);
 }
 
 void UprobeAttacher::on_socket_activity(std::uint32_t pid) {
@@ -161,6 +162,34 @@ bool holds_socket(std::uint32_t pid, const std::string& proc_root) {
 }  // namespace
 
 void UprobeAttacher::tick(std::uint64_t now_ns) {
+  last_tick_ns_ = now_ns;
+  static constexpr std::uint64_t kRecheckAfterNs[] = {20'000'000, 100'000'000, 300'000'000, 1'000'000'000,
+                                                      3'000'000'000};
+  for (auto it = rechecks_.begin(); it != rechecks_.end();) {
+    if (it->second.due_ns > now_ns) {
+      ++it;
+      continue;
+    }
+    const std::uint32_t pid = it->first;
+    auto p = processes_.find(pid);
+    if (p == processes_.end() || p->second.sockets || p->second.deferred.empty()) {
+      it = rechecks_.erase(it);
+      continue;
+    }
+    ++stats_.socket_rechecks;
+    if (holds_socket(pid, options_.proc_root)) {
+      p->second.sockets = true;
+      probe_deferred(pid, p->second);
+      it = rechecks_.erase(it);
+      continue;
+    }
+    if (++it->second.done >= std::size(kRecheckAfterNs)) {
+      it = rechecks_.erase(it);
+      continue;
+    }
+    it->second.due_ns = now_ns + kRecheckAfterNs[it->second.done];
+    ++it;
+  }
   for (auto it = due_.begin(); it != due_.end();) {
     if (it->second > now_ns) {
       ++it;
@@ -209,6 +238,7 @@ std::size_t UprobeAttacher::scan(std::uint32_t pid) {
         if (!p.sockets) {
           p.deferred.push_back({f, m.path, path});
           ++stats_.deferred;
+          rechecks_.try_emplace(pid, Recheck{last_tick_ns_ + 20'000'000, 0});
           spdlog::trace("pid {}: {} waits for the process's sockets ({})", pid, m.path, families_[f].display_name);
           continue;
         }

@@ -55,6 +55,7 @@ struct UprobeAttacherStats {
   std::uint64_t files_unreadable = 0;  // could not be opened or parsed (counted, skipped)
   std::uint64_t multi_fallbacks = 0;   // uprobe_multi attachments retried one function at a time
   std::uint64_t deferred = 0;          // files left for a process's first socket activity
+  std::uint64_t socket_rechecks = 0;   // later looks at a waiting process's descriptors
 };
 
 class UprobeAttacher {
@@ -89,7 +90,9 @@ class UprobeAttacher {
   std::vector<std::string> prearm_candidates(const std::string& program,
                                              const std::vector<std::string>& library_dirs) const;
 
-  // Scans the processes whose scan is due.
+  // Scans the processes whose scan is due; looks again at the descriptors of processes whose files
+  // wait for sockets (20 ms, 100 ms, 300 ms, 1 s and 3 s after the wait began; then only their
+  // first connection probes them).
   void tick(std::uint64_t now_ns);
   // Scans `pid` now; returns the number of functions attached by this scan.
   std::size_t scan(std::uint32_t pid);
@@ -143,6 +146,14 @@ class UprobeAttacher {
   symbols::SymbolCache* cache_;
   std::map<std::uint32_t, Process> processes_;
   std::map<std::uint32_t, std::uint64_t> due_;  // pid -> when to scan
+  // Processes with files waiting for sockets: when to look at their descriptors again, and how many
+  // looks so far (a server binds after it loads its TLS library, without another mapping).
+  struct Recheck {
+    std::uint64_t due_ns = 0;
+    std::size_t done = 0;
+  };
+  std::map<std::uint32_t, Recheck> rechecks_;
+  std::uint64_t last_tick_ns_ = 0;
   UprobeAttacherStats stats_;
   std::vector<UprobeFamilyStats> family_stats_;
 };

@@ -591,10 +591,11 @@ TEST(Tls, GrpcCppOverTlsGivesTheRpcSpansOfBothEnds) {
   const std::uint16_t port = free_port();
   Subprocess server({ZT_GRPC_PEER, "server", std::to_string(port), cert.cert, cert.key});
   ASSERT_TRUE(wait_for_port(port)) << server.output(Stream::Err);
-  Subprocess client(
-      {"sh", "-c",
-       std::string("read go && exec ") + ZT_GRPC_PEER + " client " + std::to_string(port) + " " + cert.cert},
-      {.env = {}, .stdin_pipe = true});
+  // Loaded first, then waiting for a line: the agent probes its libssl before its first call (an
+  // exec after the attach would race the scan that follows it).
+  Subprocess client({ZT_GRPC_PEER, "client-after-line", std::to_string(port), cert.cert},
+                    {.env = {}, .stdin_pipe = true});
+  ASSERT_TRUE(client.wait_for_line(Stream::Out, "ready")) << client.output(Stream::Err);
   Agent agent = Agent::attach({server.pid(), client.pid()});
   client.write_stdin("go\n");
   ASSERT_EQ(client.wait(), 0) << client.output(Stream::Err);

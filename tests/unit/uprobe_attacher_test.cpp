@@ -451,6 +451,45 @@ TEST(UprobeAttacher, FilesLeftWaitingAreProbedWhenALaterScanFindsASocket) {
   EXPECT_EQ(rec.requests.size(), requests);
 }
 
+// A server that loads its TLS library, then binds with no further mapping: the attacher looks at
+// its descriptors again on its own schedule, so it is probed before its first connection.
+TEST(UprobeAttacher, AWaitingProcessIsLookedAtAgainAndProbedOnceItListens) {
+  FakeProc proc;
+  Recorder rec;
+  auto family = versioned_family();
+  family.only_with_sockets = true;
+  proc.maps(400, maps_with_lib());
+  proc.file(400, kLib, ZT_ELF_VERSIONED);
+  proc.maps(401, maps_with_lib());
+  proc.file(401, kLib, ZT_ELF_VERSIONED);
+  auto o = options(proc, true);
+  o.wait_for_sockets = true;
+  UprobeAttacher attacher({family}, rec.fn(), o);
+  constexpr std::uint64_t kMs = 1'000'000;
+  attacher.tick(1000 * kMs);
+  attacher.on_traced(400, 1000 * kMs);
+  attacher.on_traced(401, 1000 * kMs);
+  attacher.tick(1000 * kMs);
+  EXPECT_EQ(attacher.stats().deferred, 2u);
+  attacher.tick(1010 * kMs);
+  EXPECT_EQ(attacher.stats().socket_rechecks, 0u) << "not before 20 ms";
+  attacher.tick(1021 * kMs);
+  EXPECT_EQ(attacher.stats().socket_rechecks, 2u);
+  EXPECT_TRUE(rec.requests.empty());
+  // Process 400 binds; 401 never does.
+  proc.socket(400, 3);
+  attacher.tick(1122 * kMs);
+  EXPECT_EQ(attacher.probed_processes("test"), 1u);
+  std::set<std::uint32_t> pids;
+  for (const auto& r : rec.requests) pids.insert(r.pid);
+  EXPECT_EQ(pids, std::set<std::uint32_t>{400});
+  // 401 is looked at a bounded number of times, then left to its first connection.
+  for (std::uint64_t t = 1200; t < 20000; t += 100) attacher.tick(t * kMs);
+  EXPECT_EQ(attacher.stats().socket_rechecks, 2u + 1u + 4u) << "5 looks at 401, 2 at 400";
+  attacher.on_socket_activity(401);
+  EXPECT_EQ(attacher.probed_processes("test"), 2u);
+}
+
 TEST(UprobeAttacher, PrearmedFilesAreProbedBeforeExecAndKeptThroughIt) {
   FakeProc proc;
   Recorder rec;
